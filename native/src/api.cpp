@@ -1,0 +1,162 @@
+// The torch-free facade of include/mtpf/api.h: argument checks, device moves, and c10::Error -> a plain
+// std::runtime_error without libtorch's C++ backtrace (JavaCPP forwards what() to Java).
+#include "mtpf/api.h"
+
+#include <torch/torch.h>
+
+#include "errors.h"
+#include "model_folder.h"
+#include "pooling.h"
+#include "torch_compat.h"
+
+namespace mtpf {
+
+namespace {
+
+template <typename F>
+auto guarded(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    throw Error(std::string(what) + ": " + e.what_without_backtrace());
+  }
+}
+
+}  // namespace
+
+class EncoderImpl {
+ public:
+  LoadedModel loaded;
+  torch::Device device = torch::kCPU;
+  bool bf16 = false;
+
+  void check_inputs(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq) const {
+    const auto& c = loaded.model->config();
+    if (!ids || !mask) fail("input_ids and attention_mask must not be null");
+    if (batch <= 0 || seq <= 0) fail("batch (", batch, ") and sequence length (", seq, ") must be positive");
+    if (seq > loaded.model->max_sequence_length())
+      fail("sequence length ", seq, " exceeds the model's maximum of ", loaded.model->max_sequence_length(),
+           " positions (truncate the input)");
+    const int64_t n = static_cast<int64_t>(batch) * seq;
+    for (int64_t i = 0; i < n; ++i) {
+      if (ids[i] < 0 || ids[i] >= c.vocab_size)
+        fail("input_ids[", i / seq, "][", i % seq, "] = ", ids[i], " is outside the vocabulary [0, ", c.vocab_size, ")");
+      if (mask[i] != 0 && mask[i] != 1)
+        fail("attention_mask[", i / seq, "][", i % seq, "] = ", mask[i], " (must be 0 or 1)");
+      if (types && (types[i] < 0 || types[i] >= std::max(c.type_vocab_size, 1)))
+        fail("token_type_ids[", i / seq, "][", i % seq, "] = ", types[i], " is outside [0, ", c.type_vocab_size, ")");
+    }
+  }
+
+  EncoderOutput run(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq,
+                    bool all_hidden, torch::Tensor* mask_out) {
+    check_inputs(ids, mask, types, batch, seq);
+    auto opts = torch::TensorOptions().dtype(torch::kLong);
+    auto to_tensor = [&](const int64_t* p) {
+      return torch::from_blob(const_cast<int64_t*>(p), {batch, seq}, opts).to(device);
+    };
+    torch::NoGradGuard no_grad;
+    CudaAutocastGuard autocast(bf16);
+    auto m = to_tensor(mask);
+    if (mask_out) *mask_out = m;
+    return loaded.model->forward(to_tensor(ids), m, types ? to_tensor(types) : torch::Tensor(), all_hidden);
+  }
+
+  static void copy_out(const torch::Tensor& t, float* out) {
+    auto cpu = t.to(torch::kCPU, torch::kFloat32).contiguous();
+    std::memcpy(out, cpu.data_ptr<float>(), cpu.numel() * sizeof(float));
+  }
+};
+
+Encoder::Encoder(const std::string& model_dir, const std::string& device, const std::string& precision)
+    : impl_(nullptr) {
+  guarded("loading model", [&] {
+    auto impl = std::make_unique<EncoderImpl>();
+    torch::Device dev(torch::kCPU);
+    try {
+      dev = torch::Device(device);
+    } catch (const c10::Error&) {
+      fail("unknown device '", device, "' (use cpu, cuda or cuda:N)");
+    }
+    if (dev.is_cuda() && !torch::cuda::is_available())
+      fail("device '", device, "' requested but this libtorch (", TORCH_VERSION, ") sees no CUDA GPU");
+    if (precision != "fp32" && precision != "bf16") fail("unknown precision '", precision, "' (use fp32 or bf16)");
+    if (precision == "bf16" && !dev.is_cuda()) fail("precision bf16 (autocast) needs a CUDA device; got '", device, "'");
+    impl->device = dev;
+    impl->bf16 = precision == "bf16";
+    impl->loaded = model_folder_load(model_dir);
+    impl->loaded.model->to(dev);
+    impl_ = impl.release();
+    return 0;
+  });
+}
+
+Encoder::~Encoder() { delete impl_; }
+
+std::string Encoder::model_type() const { return impl_->loaded.model->config().model_type; }
+std::string Encoder::device() const { return impl_->device.str(); }
+int Encoder::hidden_size() const { return impl_->loaded.model->config().hidden_size; }
+int Encoder::num_layers() const { return impl_->loaded.model->config().num_hidden_layers; }
+int Encoder::vocab_size() const { return impl_->loaded.model->config().vocab_size; }
+int Encoder::type_vocab_size() const { return impl_->loaded.model->config().type_vocab_size; }
+int Encoder::pad_token_id() const { return impl_->loaded.model->config().pad_token_id; }
+int Encoder::max_sequence_length() const { return static_cast<int>(impl_->loaded.model->max_sequence_length()); }
+
+void Encoder::last_hidden_state(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq,
+                                float* out) {
+  guarded("last_hidden_state", [&] {
+    if (!out) fail("output buffer must not be null");
+    EncoderImpl::copy_out(impl_->run(ids, mask, types, batch, seq, false, nullptr).last_hidden_state, out);
+    return 0;
+  });
+}
+
+void Encoder::hidden_states(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq,
+                            const int* layers, int num_selected, float* out) {
+  guarded("hidden_states", [&] {
+    if (!out || !layers || num_selected <= 0) fail("hidden_states needs an output buffer and at least one layer");
+    const int count = num_layers() + 1;
+    std::vector<int> picked;
+    for (int i = 0; i < num_selected; ++i) {
+      int l = layers[i] < 0 ? count + layers[i] : layers[i];
+      if (l < 0 || l >= count)
+        fail("layer index ", layers[i], " is out of range for a model with ", num_layers(), " layers (0 = embeddings)");
+      picked.push_back(l);
+    }
+    auto result = impl_->run(ids, mask, types, batch, seq, true, nullptr);
+    std::vector<torch::Tensor> parts;
+    for (int l : picked) parts.push_back(result.hidden_states[l]);
+    EncoderImpl::copy_out(torch::cat(parts, -1), out);
+    return 0;
+  });
+}
+
+void Encoder::pooled(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq,
+                     const std::string& pooling, bool normalize, float* out) {
+  guarded("pooled", [&] {
+    if (!out) fail("output buffer must not be null");
+    if (pooling != "mean" && pooling != "cls") fail("unknown pooling '", pooling, "' (use mean or cls)");
+    torch::Tensor m;
+    auto hidden = impl_->run(ids, mask, types, batch, seq, false, &m).last_hidden_state.to(torch::kFloat32);
+    auto pooled = pooling == "mean" ? mean_pool(hidden, m) : cls_pool(hidden);
+    EncoderImpl::copy_out(normalize ? l2_normalize(pooled) : pooled, out);
+    return 0;
+  });
+}
+
+void Encoder::save(const std::string& dir) const {
+  guarded("save", [&] {
+    model_folder_save(impl_->loaded, dir);
+    return 0;
+  });
+}
+
+void set_num_threads(int n) {
+  if (n <= 0) fail("thread count must be positive, got ", n);
+  at::set_num_threads(n);
+}
+int num_threads() { return at::get_num_threads(); }
+std::string torch_version() { return TORCH_VERSION; }
+bool cuda_available() { return torch::cuda::is_available(); }
+
+}  // namespace mtpf

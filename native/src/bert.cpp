@@ -1,0 +1,174 @@
+// BERT and RoBERTa (bert, roberta, xlm-roberta): one struct per HF sub-module, registered under HF's names.
+// RoBERTa differs only in its position ids (offset past padding_idx) and its single token type.
+#include "attention.h"
+#include "encoder_model.h"
+
+namespace mtpf {
+
+namespace {
+
+using torch::nn::Dropout;
+using torch::nn::Embedding;
+using torch::nn::LayerNorm;
+using torch::nn::LayerNormOptions;
+using torch::nn::Linear;
+
+struct BertEmbeddings : torch::nn::Module {
+  Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
+  LayerNorm LayerNorm_{nullptr};
+  Dropout dropout{nullptr};
+  bool roberta_positions;
+  int64_t padding_idx;
+
+  explicit BertEmbeddings(const EncoderConfig& c)
+      : roberta_positions(c.is_roberta()), padding_idx(c.pad_token_id) {
+    word_embeddings = register_module("word_embeddings", Embedding(c.vocab_size, c.hidden_size));
+    position_embeddings = register_module("position_embeddings", Embedding(c.max_position_embeddings, c.hidden_size));
+    token_type_embeddings = register_module("token_type_embeddings", Embedding(c.type_vocab_size, c.hidden_size));
+    LayerNorm_ = register_module("LayerNorm", LayerNorm(LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+    dropout = register_module("dropout", Dropout(c.hidden_dropout_prob));
+  }
+
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
+    torch::Tensor position_ids;
+    if (roberta_positions) {
+      // HF's create_position_ids_from_input_ids: count non-pad tokens, start after padding_idx.
+      auto not_pad = input_ids.ne(padding_idx).to(torch::kLong);
+      position_ids = torch::cumsum(not_pad, 1) * not_pad + padding_idx;
+    } else {
+      position_ids = torch::arange(input_ids.size(1), input_ids.options()).unsqueeze(0);
+    }
+    auto types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(input_ids);
+    auto x = word_embeddings(input_ids) + token_type_embeddings(types) + position_embeddings(position_ids);
+    return dropout(LayerNorm_(x));
+  }
+};
+
+struct BertSelfAttention : torch::nn::Module {
+  Linear query{nullptr}, key{nullptr}, value{nullptr};
+  int64_t heads, head_dim;
+  double dropout_p;
+
+  explicit BertSelfAttention(const EncoderConfig& c)
+      : heads(c.num_attention_heads), head_dim(c.head_dim()), dropout_p(c.attention_probs_dropout_prob) {
+    query = register_module("query", Linear(c.hidden_size, c.hidden_size));
+    key = register_module("key", Linear(c.hidden_size, c.hidden_size));
+    value = register_module("value", Linear(c.hidden_size, c.hidden_size));
+  }
+
+  torch::Tensor split_heads(const torch::Tensor& x) {
+    return x.view({x.size(0), x.size(1), heads, head_dim}).transpose(1, 2);
+  }
+
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& mask_bias) {
+    auto ctx = attention(split_heads(query(hidden)), split_heads(key(hidden)), split_heads(value(hidden)), mask_bias,
+                         is_training() ? dropout_p : 0.0);
+    return ctx.transpose(1, 2).reshape({hidden.size(0), hidden.size(1), heads * head_dim});
+  }
+};
+
+// dense -> dropout -> LayerNorm(x + residual): BertSelfOutput and BertOutput share this shape.
+struct BertResidualOutput : torch::nn::Module {
+  Linear dense{nullptr};
+  LayerNorm LayerNorm_{nullptr};
+  Dropout dropout{nullptr};
+
+  BertResidualOutput(const EncoderConfig& c, int64_t in_features) {
+    dense = register_module("dense", Linear(in_features, c.hidden_size));
+    LayerNorm_ = register_module("LayerNorm", LayerNorm(LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+    dropout = register_module("dropout", Dropout(c.hidden_dropout_prob));
+  }
+
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual) {
+    return LayerNorm_(dropout(dense(x)) + residual);
+  }
+};
+
+struct BertAttention : torch::nn::Module {
+  std::shared_ptr<BertSelfAttention> self;
+  std::shared_ptr<BertResidualOutput> output;
+
+  explicit BertAttention(const EncoderConfig& c) {
+    self = register_module("self", std::make_shared<BertSelfAttention>(c));
+    output = register_module("output", std::make_shared<BertResidualOutput>(c, c.hidden_size));
+  }
+
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& mask_bias) {
+    return output->forward(self->forward(hidden, mask_bias), hidden);
+  }
+};
+
+struct BertIntermediate : torch::nn::Module {
+  Linear dense{nullptr};
+
+  explicit BertIntermediate(const EncoderConfig& c) {
+    dense = register_module("dense", Linear(c.hidden_size, c.intermediate_size));
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) { return torch::gelu(dense(x)); }  // exact erf GELU
+};
+
+struct BertLayer : torch::nn::Module {
+  std::shared_ptr<BertAttention> attention;
+  std::shared_ptr<BertIntermediate> intermediate;
+  std::shared_ptr<BertResidualOutput> output;
+
+  explicit BertLayer(const EncoderConfig& c) {
+    attention = register_module("attention", std::make_shared<BertAttention>(c));
+    intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
+    output = register_module("output", std::make_shared<BertResidualOutput>(c, c.intermediate_size));
+  }
+
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& mask_bias) {
+    auto attn = attention->forward(hidden, mask_bias);
+    return output->forward(intermediate->forward(attn), attn);
+  }
+};
+
+struct BertEncoder : torch::nn::Module {
+  std::vector<std::shared_ptr<BertLayer>> layers;
+
+  explicit BertEncoder(const EncoderConfig& c) {
+    auto list = register_module("layer", torch::nn::ModuleList());
+    for (int i = 0; i < c.num_hidden_layers; ++i) {
+      layers.push_back(std::make_shared<BertLayer>(c));
+      list->push_back(layers.back());
+    }
+  }
+};
+
+class BertModel : public EncoderModel {
+ public:
+  explicit BertModel(const EncoderConfig& c) : EncoderModel(c) {
+    embeddings_ = register_module("embeddings", std::make_shared<BertEmbeddings>(c));
+    encoder_ = register_module("encoder", std::make_shared<BertEncoder>(c));
+  }
+
+  EncoderOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                        const torch::Tensor& token_type_ids, bool output_hidden_states) override {
+    EncoderOutput out;
+    auto hidden = embeddings_->forward(input_ids, token_type_ids);
+    auto mask_bias = attention_mask_bias(attention_mask, hidden.scalar_type());
+    if (output_hidden_states) out.hidden_states.push_back(hidden);
+    for (auto& layer : encoder_->layers) {
+      hidden = layer->forward(hidden, mask_bias);
+      if (output_hidden_states) out.hidden_states.push_back(hidden);
+    }
+    out.last_hidden_state = hidden;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<BertEmbeddings> embeddings_;
+  std::shared_ptr<BertEncoder> encoder_;
+};
+
+}  // namespace
+
+std::shared_ptr<EncoderModel> bert_model_create(const EncoderConfig& config) {
+  auto model = std::make_shared<BertModel>(config);
+  encoder_model_init_weights(*model);
+  return model;
+}
+
+}  // namespace mtpf

@@ -1,0 +1,43 @@
+// EncoderModel: what every architecture (bert.cpp, distilbert.cpp) provides. Submodules are registered under
+// HF's names, so named_parameters() yields checkpoint keys ("encoder.layer.0.attention.self.query.weight").
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "config.h"
+
+namespace mtpf {
+
+struct EncoderOutput {
+  torch::Tensor last_hidden_state;           // [batch, seq, hidden]
+  std::vector<torch::Tensor> hidden_states;  // embeddings output, then each layer's; empty unless asked for
+};
+
+class EncoderModel : public torch::nn::Module {
+ public:
+  explicit EncoderModel(EncoderConfig config) : config_(std::move(config)) {}
+  // input_ids, attention_mask (0/1), token_type_ids: int64 [batch, seq]. token_type_ids may be undefined.
+  virtual EncoderOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                const torch::Tensor& token_type_ids, bool output_hidden_states) = 0;
+  const EncoderConfig& config() const { return config_; }
+  // Longest input the position table allows (RoBERTa spends padding_idx + 1 rows on its offset).
+  int64_t max_sequence_length() const {
+    return config_.is_roberta() ? config_.max_position_embeddings - config_.pad_token_id - 1
+                                : config_.max_position_embeddings;
+  }
+
+ protected:
+  EncoderConfig config_;
+};
+
+// Builds the architecture named by config.model_type, randomly initialised as HF does (normal(0, 0.02)).
+std::shared_ptr<EncoderModel> encoder_model_create(const EncoderConfig& config);
+std::shared_ptr<EncoderModel> bert_model_create(const EncoderConfig& config);
+std::shared_ptr<EncoderModel> distilbert_model_create(const EncoderConfig& config);
+
+// HF's _init_weights: Linear/Embedding weights ~ N(0, 0.02), biases 0, LayerNorm 1/0.
+void encoder_model_init_weights(torch::nn::Module& model);
+
+}  // namespace mtpf

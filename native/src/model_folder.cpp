@@ -1,0 +1,143 @@
+#include "model_folder.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "errors.h"
+#include "safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace mtpf {
+
+namespace {
+
+const char* const kTokenizerFiles[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
+                                       "special_tokens_map.json", "merges.txt", "vocab.json"};
+
+// HF checkpoint key -> base-model key: drop the task-model prefix, and map the old gamma/beta LayerNorm names.
+std::string normalize_key(std::string key) {
+  for (const char* prefix : {"bert.", "roberta.", "distilbert.", "model."}) {
+    const std::string p(prefix);
+    if (key.rfind(p, 0) == 0) {
+      key = key.substr(p.size());
+      break;
+    }
+  }
+  auto replace_suffix = [&key](const std::string& from, const std::string& to) {
+    if (key.size() >= from.size() && key.compare(key.size() - from.size(), from.size(), from) == 0)
+      key = key.substr(0, key.size() - from.size()) + to;
+  };
+  replace_suffix(".gamma", ".weight");
+  replace_suffix(".beta", ".bias");
+  return key;
+}
+
+std::map<std::string, torch::Tensor> read_weights(const fs::path& dir) {
+  const fs::path single = dir / "model.safetensors";
+  if (fs::exists(single)) return safetensors_read(single.string()).tensors;
+  const fs::path index = dir / "model.safetensors.index.json";
+  if (fs::exists(index)) {
+    std::ifstream in(index);
+    nlohmann::json j;
+    try {
+      in >> j;
+    } catch (const nlohmann::json::exception& e) {
+      fail(index.string(), ": malformed JSON (", e.what(), ")");
+    }
+    if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index.string(), ": no weight_map object");
+    std::set<std::string> shards;
+    for (auto& [name, file] : j["weight_map"].items()) shards.insert(file.get<std::string>());
+    std::map<std::string, torch::Tensor> all;
+    for (const auto& shard : shards) {
+      auto part = safetensors_read((dir / shard).string()).tensors;
+      all.insert(part.begin(), part.end());
+    }
+    return all;
+  }
+  if (fs::exists(dir / "pytorch_model.bin"))
+    fail(dir.string(), ": has only pytorch_model.bin; mtpf reads safetensors (convert with "
+                       "`model.save_pretrained(dir, safe_serialization=True)`)");
+  fail(dir.string(), ": no model.safetensors (nor model.safetensors.index.json)");
+}
+
+}  // namespace
+
+void model_load_state(EncoderModel& model, const std::map<std::string, torch::Tensor>& tensors,
+                      const std::string& source, std::map<std::string, torch::Tensor>* extras) {
+  std::map<std::string, std::pair<std::string, torch::Tensor>> by_key;  // normalized key -> (file key, tensor)
+  for (const auto& [name, t] : tensors) by_key.emplace(normalize_key(name), std::make_pair(name, t));
+
+  torch::NoGradGuard no_grad;
+  std::set<std::string> used;
+  std::vector<std::string> missing;
+  for (auto& param : model.named_parameters(/*recurse=*/true)) {
+    auto it = by_key.find(param.key());
+    if (it == by_key.end()) {
+      missing.push_back(param.key());
+      continue;
+    }
+    const torch::Tensor& src = it->second.second;
+    if (src.sizes() != param.value().sizes())
+      fail(source, ": tensor '", it->second.first, "' has shape ", src.sizes(), " but config.json implies ",
+           param.value().sizes());
+    if (!src.is_floating_point()) fail(source, ": tensor '", it->second.first, "' is not floating point");
+    auto value = src.to(torch::kFloat32);
+    if (!torch::isfinite(value).all().item<bool>())
+      fail(source, ": tensor '", it->second.first, "' contains NaN or Inf");
+    param.value().copy_(value);
+    used.insert(param.key());
+  }
+  if (!missing.empty()) {
+    std::ostringstream list;
+    for (size_t i = 0; i < missing.size() && i < 5; ++i) list << (i ? ", " : "") << missing[i];
+    if (missing.size() > 5) list << ", ... (" << missing.size() << " in all)";
+    fail(source, ": missing weights for model_type '", model.config().model_type, "': ", list.str());
+  }
+  if (extras)
+    for (const auto& [key, entry] : by_key)
+      if (!used.count(key)) extras->emplace(entry.first, entry.second);
+}
+
+LoadedModel model_folder_load(const std::string& dir_name) {
+  const fs::path dir(dir_name);
+  if (!fs::is_directory(dir)) fail(dir_name, ": model folder not found");
+  const fs::path config_path = dir / "config.json";
+  if (!fs::exists(config_path)) fail(config_path.string(), ": file not found (an HF model folder needs config.json)");
+  EncoderConfig config = config_read(config_path.string());
+  LoadedModel out;
+  out.source_dir = dir_name;
+  out.model = encoder_model_create(config);
+  model_load_state(*out.model, read_weights(dir), (dir / "model.safetensors").string(), &out.extras);
+  out.model->eval();
+  return out;
+}
+
+void model_folder_save(const LoadedModel& loaded, const std::string& dir_name) {
+  const fs::path dir(dir_name);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail(dir_name, ": cannot create folder (", ec.message(), ")");
+  std::map<std::string, torch::Tensor> tensors = loaded.extras;
+  for (const auto& param : loaded.model->named_parameters(true))
+    tensors[param.key()] = param.value().detach().to(torch::kCPU, torch::kFloat32);
+  safetensors_write((dir / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  {
+    const fs::path tmp = dir / "config.json.tmp";
+    std::ofstream out(tmp);
+    out << loaded.model->config().raw.dump(2) << "\n";
+    if (!out) fail(tmp.string(), ": write failed");
+    out.close();
+    fs::rename(tmp, dir / "config.json");
+  }
+  if (!loaded.source_dir.empty() && fs::path(loaded.source_dir) != dir) {
+    for (const char* name : kTokenizerFiles) {
+      const fs::path src = fs::path(loaded.source_dir) / name;
+      if (fs::exists(src)) fs::copy_file(src, dir / name, fs::copy_options::overwrite_existing);
+    }
+  }
+}
+
+}  // namespace mtpf

@@ -1,0 +1,61 @@
+// The public, torch-free API: what Java calls. Errors must surface as exceptions with clear messages.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "mtpf/api.h"
+#include "test_util.h"
+
+using namespace mtpf;
+
+static std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Api, PooledEqualsMeanOfLastHiddenState) {
+  auto dir = test::write_tiny_model("bert", "api");
+  Encoder enc(dir.string(), "cpu", "fp32");
+  EXPECT_EQ(enc.model_type(), "bert");
+  const int B = 2, T = 4, H = enc.hidden_size();
+  std::vector<int64_t> ids = {2, 5, 6, 3, 2, 7, 3, 0}, mask = {1, 1, 1, 1, 1, 1, 1, 0};
+  std::vector<float> hidden(B * T * H), pooled(B * H);
+  enc.last_hidden_state(ids.data(), mask.data(), nullptr, B, T, hidden.data());
+  enc.pooled(ids.data(), mask.data(), nullptr, B, T, "mean", false, pooled.data());
+  for (int h = 0; h < H; ++h) {
+    float expect = (hidden[(1 * T + 0) * H + h] + hidden[(1 * T + 1) * H + h] + hidden[(1 * T + 2) * H + h]) / 3;
+    EXPECT_NEAR(pooled[H + h], expect, 1e-5);
+  }
+  int layers[] = {-1, 0};
+  std::vector<float> both(B * T * H * 2);
+  enc.hidden_states(ids.data(), mask.data(), nullptr, B, T, layers, 2, both.data());
+  EXPECT_FLOAT_EQ(both[0], hidden[0]);
+}
+
+TEST(Api, BadInputsThrowWithReasons) {
+  auto dir = test::write_tiny_model("bert", "api-bad");
+  Encoder enc(dir.string(), "cpu", "fp32");
+  std::vector<int64_t> ids = {2, 500, 3}, mask = {1, 1, 1};
+  std::vector<float> out(3 * enc.hidden_size());
+  EXPECT_NE(error_of([&] { enc.last_hidden_state(ids.data(), mask.data(), nullptr, 1, 3, out.data()); })
+                .find("outside the vocabulary"),
+            std::string::npos);
+  ids[1] = 5;
+  mask[1] = 2;
+  EXPECT_NE(error_of([&] { enc.last_hidden_state(ids.data(), mask.data(), nullptr, 1, 3, out.data()); })
+                .find("must be 0 or 1"),
+            std::string::npos);
+  std::vector<int64_t> long_ids(100, 5), long_mask(100, 1);
+  std::vector<float> long_out(100 * enc.hidden_size());
+  EXPECT_NE(error_of([&] { enc.last_hidden_state(long_ids.data(), long_mask.data(), nullptr, 1, 100, long_out.data()); })
+                .find("exceeds the model's maximum"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { Encoder e("/nonexistent/model", "cpu", "fp32"); }).find("not found"), std::string::npos);
+  EXPECT_NE(error_of([&] { Encoder e(dir.string(), "tpu", "fp32"); }).find("unknown device"), std::string::npos);
+  EXPECT_NE(error_of([&] { Encoder e(dir.string(), "cpu", "bf16"); }).find("needs a CUDA device"), std::string::npos);
+  EXPECT_NE(error_of([] { set_num_threads(0); }).find("positive"), std::string::npos);
+}

@@ -1,0 +1,47 @@
+// Helpers shared by the native tests: temporary folders and small random model folders.
+#pragma once
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+#include "model_folder.h"
+
+namespace mtpf::test {
+
+inline std::filesystem::path temp_dir(const std::string& name) {
+  static std::mt19937 rng(std::random_device{}());
+  auto dir = std::filesystem::temp_directory_path() / ("mtpf-test-" + name + "-" + std::to_string(rng()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline nlohmann::json tiny_config(const std::string& model_type) {
+  if (model_type == "distilbert")
+    return {{"model_type", "distilbert"}, {"vocab_size", 100}, {"dim", 32}, {"n_layers", 2}, {"n_heads", 4},
+            {"hidden_dim", 64}, {"max_position_embeddings", 64}, {"activation", "gelu"}};
+  return {{"model_type", model_type},
+          {"vocab_size", 100},
+          {"hidden_size", 32},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 4},
+          {"intermediate_size", 64},
+          {"max_position_embeddings", 64},
+          {"type_vocab_size", model_type == "bert" ? 2 : 1},
+          {"pad_token_id", model_type == "bert" ? 0 : 1},
+          {"layer_norm_eps", 1e-12},
+          {"hidden_act", "gelu"}};
+}
+
+// Writes a random-init model folder and returns its path.
+inline std::filesystem::path write_tiny_model(const std::string& model_type, const std::string& name) {
+  torch::manual_seed(7);
+  auto dir = temp_dir(name);
+  LoadedModel m;
+  m.model = encoder_model_create(config_from_json(tiny_config(model_type), "tiny"));
+  model_folder_save(m, dir.string());
+  return dir;
+}
+
+}  // namespace mtpf::test
