@@ -151,6 +151,16 @@ void Encoder::save(const std::string& dir) const {
   });
 }
 
+void model_init_random(const std::string& config_path, const std::string& out_dir, int64_t seed) {
+  guarded("model_init_random", [&] {
+    torch::manual_seed(seed);
+    LoadedModel loaded;
+    loaded.model = encoder_model_create(config_read(config_path));
+    model_folder_save(loaded, out_dir);
+    return 0;
+  });
+}
+
 void set_num_threads(int n) {
   if (n <= 0) fail("thread count must be positive, got ", n);
   at::set_num_threads(n);

@@ -48,6 +48,10 @@ class Encoder {
   EncoderImpl* impl_;
 };
 
+// Writes a model folder for the config.json at config_path, initialised as HF does (weights ~ N(0, 0.02),
+// seeded): the starting point for a model without pretrained weights, and for tests.
+void model_init_random(const std::string& config_path, const std::string& out_dir, int64_t seed);
+
 // libtorch's intra-op thread count. Set it explicitly: OpenMP spin-waiting on a small machine costs a lot.
 void set_num_threads(int n);
 int num_threads();

@@ -1,0 +1,58 @@
+package io.mtpf;
+
+import io.mtpf.nativebind.MtpfNative;
+import java.util.function.Supplier;
+
+/** Loads the native core once, sets libtorch's thread count, and turns native errors into MtpfException. */
+public final class NativeCore {
+  private static volatile boolean threadsSet;
+
+  private NativeCore() {}
+
+  /**
+   * Sets libtorch's intra-op threads for the whole process. Called with the core count on first use unless
+   * set before: leaving OpenMP's default spin-waiting in charge was seen to cost 20x on 2 cores.
+   */
+  public static void setThreads(int threads) {
+    if (threads <= 0) throw new MtpfException("thread count must be positive, got " + threads);
+    call("set_num_threads", () -> {
+      MtpfNative.set_num_threads(threads);
+      return null;
+    });
+    threadsSet = true;
+  }
+
+  public static int threads() {
+    return call("num_threads", MtpfNative::num_threads);
+  }
+
+  public static String torchVersion() {
+    return call("torch_version", MtpfNative::torch_version);
+  }
+
+  public static boolean cudaAvailable() {
+    return call("cuda_available", MtpfNative::cuda_available);
+  }
+
+  static void ensureThreads() {
+    if (!threadsSet) {
+      synchronized (NativeCore.class) {
+        if (!threadsSet) setThreads(Runtime.getRuntime().availableProcessors());
+      }
+    }
+  }
+
+  /** Runs a native call; a C++ exception (already a RuntimeException from JavaCPP) becomes an MtpfException. */
+  static <T> T call(String what, Supplier<T> body) {
+    try {
+      return body.get();
+    } catch (MtpfException e) {
+      throw e;
+    } catch (UnsatisfiedLinkError e) {
+      throw new MtpfException("cannot load mtpf's native library (libmtpf / libtorch): " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+      throw new MtpfException(message, e);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package io.mtpf.nativebind;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Name;
+import org.bytedeco.javacpp.annotation.Namespace;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.StdString;
+
+/**
+ * JavaCPP mapping of native/include/mtpf/api.h (our own API; it does not inherit the torch presets, so only
+ * one libtorch is ever loaded). Every C++ exception thrown behind these methods arrives as a
+ * {@link RuntimeException} carrying its message; the public API in {@code io.mtpf} rethrows it typed.
+ */
+@Platform(include = "mtpf/api.h", link = "mtpf")
+@Namespace("mtpf")
+public final class MtpfNative {
+  static {
+    Loader.load();
+  }
+
+  private MtpfNative() {}
+
+  /** mtpf::Encoder: one loaded HF encoder on one device. Owned: close() deletes the native object. */
+  @Name("Encoder")
+  public static final class NativeEncoder extends Pointer {
+    static {
+      Loader.load();
+    }
+
+    public NativeEncoder(String modelDir, String device, String precision) {
+      allocate(modelDir, device, precision);
+    }
+
+    private native void allocate(@StdString String modelDir, @StdString String device, @StdString String precision);
+
+    public native @StdString String model_type();
+
+    public native @StdString String device();
+
+    public native int hidden_size();
+
+    public native int num_layers();
+
+    public native int vocab_size();
+
+    public native int type_vocab_size();
+
+    public native int pad_token_id();
+
+    public native int max_sequence_length();
+
+    public native void last_hidden_state(
+        @Cast("const int64_t*") long[] inputIds,
+        @Cast("const int64_t*") long[] attentionMask,
+        @Cast("const int64_t*") long[] tokenTypeIds,
+        int batch,
+        int seq,
+        float[] out);
+
+    public native void hidden_states(
+        @Cast("const int64_t*") long[] inputIds,
+        @Cast("const int64_t*") long[] attentionMask,
+        @Cast("const int64_t*") long[] tokenTypeIds,
+        int batch,
+        int seq,
+        @Cast("const int*") int[] layers,
+        int numSelected,
+        float[] out);
+
+    public native void pooled(
+        @Cast("const int64_t*") long[] inputIds,
+        @Cast("const int64_t*") long[] attentionMask,
+        @Cast("const int64_t*") long[] tokenTypeIds,
+        int batch,
+        int seq,
+        @StdString String pooling,
+        @Cast("bool") boolean normalize,
+        float[] out);
+
+    public native void save(@StdString String dir);
+  }
+
+  public static native void model_init_random(@StdString String configPath, @StdString String outDir, long seed);
+
+  public static native void set_num_threads(int n);
+
+  public static native int num_threads();
+
+  public static native @StdString String torch_version();
+
+  public static native @Cast("bool") boolean cuda_available();
+}
