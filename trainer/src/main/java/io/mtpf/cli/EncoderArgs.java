@@ -1,0 +1,31 @@
+package io.mtpf.cli;
+
+import io.mtpf.EncoderOptions;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Options shared by the commands that load an encoder. */
+final class EncoderArgs {
+  @Option(names = "--model", required = true, paramLabel = "DIR", description = "HF model folder (see `mtpf models pull`)")
+  Path model;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
+  String device;
+
+  @Option(names = "--precision", defaultValue = "fp32", description = "fp32, or bf16 autocast on CUDA")
+  String precision;
+
+  @Option(names = "--threads", defaultValue = "0", description = "libtorch threads (default: all cores)")
+  int threads;
+
+  @Option(names = "--max-length", defaultValue = "0", description = "truncate to this many tokens (default: model limit)")
+  int maxLength;
+
+  EncoderOptions options() {
+    return EncoderOptions.defaults()
+        .withDevice(device)
+        .withPrecision(precision)
+        .withThreads(threads)
+        .withMaxLength(maxLength);
+  }
+}
