@@ -32,7 +32,11 @@ public final class Main implements Runnable {
 
   /** Runs the CLI and returns its exit code; user errors print one line naming the input and the reason. */
   public static int run(String... args) {
-    CommandLine cli = new CommandLine(new Main());
+    return configure(new CommandLine(new Main())).execute(args);
+  }
+
+  /** Installs the error handling: user errors (MtpfException and kin) print one line and exit 1. */
+  static CommandLine configure(CommandLine cli) {
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof MtpfException || e instanceof TokenizerException || e instanceof IllegalArgumentException) {
         commandLine.getErr().println("mtpf: " + e.getMessage());
@@ -40,7 +44,7 @@ public final class Main implements Runnable {
       }
       throw e;
     });
-    return cli.execute(args);
+    return cli;
   }
 
   static final class Version implements CommandLine.IVersionProvider {
