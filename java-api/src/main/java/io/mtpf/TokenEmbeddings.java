@@ -12,12 +12,12 @@ public record TokenEmbeddings(Encoding encoding, float[][] vectors) {
 
   /**
    * Word-level embeddings: the mean of each word's sub-token vectors (the paper's NER distillation input).
-   * Row w is word w; a word that produced no token (e.g. only control characters) gets a null row.
+   * Row w is word w; a word that produced no token (only control characters, or cut by truncation) gets a
+   * null row.
    */
   public float[][] wordMeans() {
     int[] wordIds = encoding.wordIds();
-    int words = 0;
-    for (int w : wordIds) words = Math.max(words, w + 1);
+    int words = encoding.wordCount();
     int width = vectors.length == 0 ? 0 : vectors[0].length;
     float[][] sums = new float[words][];
     int[] counts = new int[words];
