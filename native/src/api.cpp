@@ -4,7 +4,11 @@
 
 #include <torch/torch.h>
 
+#include <cstring>
+
 #include "errors.h"
+#include "kmeans.h"
+#include "train_session.h"
 #include "model_folder.h"
 #include "pooling.h"
 #include "torch_compat.h"
@@ -147,6 +151,147 @@ void Encoder::pooled(const int64_t* ids, const int64_t* mask, const int64_t* typ
 void Encoder::save(const std::string& dir) const {
   guarded("save", [&] {
     model_folder_save(impl_->loaded, dir);
+    return 0;
+  });
+}
+
+// ---- Trainer ----
+
+class TrainSessionImpl {
+ public:
+  std::unique_ptr<TrainSession> session;
+};
+
+Trainer::Trainer(const std::string& model_dir, const std::string& config_json) : impl_(nullptr) {
+  guarded("creating the trainer", [&] {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(config_json);
+    } catch (const nlohmann::json::exception& e) {
+      fail("trainer config: malformed JSON (", e.what(), ")");
+    }
+    auto impl = std::make_unique<TrainSessionImpl>();
+    impl->session = std::make_unique<TrainSession>(model_dir, TrainConfig::from_json(j));
+    impl_ = impl.release();
+    return 0;
+  });
+}
+
+Trainer::~Trainer() { delete impl_; }
+
+void Trainer::step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_len, const int64_t* tc_b_ids,
+                   const int64_t* tc_b_mask, int tc_b_len, int tc_batch, const int64_t* ner_ids,
+                   const int64_t* ner_mask, const int64_t* ner_labels, int ner_batch, int ner_len, bool measure,
+                   double* metrics) {
+  guarded("train step", [&] {
+    if (!metrics) fail("metrics buffer must not be null");
+    auto& s = *impl_->session;
+    const auto& mc = s.model().config();
+    auto device = s.model().parameters().front().device();
+    auto tensor = [&](const int64_t* p, int rows, int cols, const char* what, bool ids) {
+      if (!p) fail(what, " must not be null");
+      if (cols <= 0 || cols > s.model().max_sequence_length())
+        fail(what, ": length ", cols, " outside [1, ", s.model().max_sequence_length(), "]");
+      auto t = torch::from_blob(const_cast<int64_t*>(p), {rows, cols}, torch::kLong);
+      if (ids && (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= mc.vocab_size))
+        fail(what, ": token id outside the vocabulary [0, ", mc.vocab_size, ")");
+      return t.to(device);
+    };
+    StepInputs in;
+    if (tc_batch > 0) {
+      in.tc_a_ids = tensor(tc_a_ids, tc_batch, tc_a_len, "tc anchor ids", true);
+      in.tc_a_mask = tensor(tc_a_mask, tc_batch, tc_a_len, "tc anchor mask", false);
+      in.tc_b_ids = tensor(tc_b_ids, tc_batch, tc_b_len, "tc positive ids", true);
+      in.tc_b_mask = tensor(tc_b_mask, tc_batch, tc_b_len, "tc positive mask", false);
+    }
+    if (ner_batch > 0) {
+      in.ner_ids = tensor(ner_ids, ner_batch, ner_len, "ner ids", true);
+      in.ner_mask = tensor(ner_mask, ner_batch, ner_len, "ner mask", false);
+      in.ner_labels = tensor(ner_labels, ner_batch, ner_len, "ner labels", false);
+    }
+    auto m = s.step(in, measure);
+    double values[6] = {m.tc_loss, m.ner_loss, m.lr, m.grad_cosine, m.grad_norm, m.optimizer_stepped ? 1.0 : 0.0};
+    std::memcpy(metrics, values, sizeof(values));
+    return 0;
+  });
+}
+
+long long Trainer::optimizer_steps() const { return impl_->session->optimizer_steps(); }
+long long Trainer::micro_steps() const { return impl_->session->micro_steps(); }
+int Trainer::hidden_size() const { return impl_->session->model().config().hidden_size; }
+
+void Trainer::save_checkpoint(const std::string& dir, const std::string& extra_json) const {
+  guarded("save_checkpoint", [&] {
+    nlohmann::json extra;
+    try {
+      extra = extra_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(extra_json);
+    } catch (const nlohmann::json::exception& e) {
+      fail("checkpoint extra state: malformed JSON (", e.what(), ")");
+    }
+    impl_->session->save_checkpoint(dir, extra);
+    return 0;
+  });
+}
+
+std::string Trainer::load_checkpoint(const std::string& dir) {
+  return guarded("load_checkpoint", [&] { return impl_->session->load_checkpoint(dir).dump(); });
+}
+
+void Trainer::export_backbone(const std::string& dir) const {
+  guarded("export_backbone", [&] {
+    impl_->session->export_backbone(dir);
+    return 0;
+  });
+}
+
+void Trainer::export_adapter(const std::string& name, const std::string& dir) const {
+  guarded("export_adapter", [&] {
+    impl_->session->export_adapter(name, dir);
+    return 0;
+  });
+}
+
+void Trainer::token_states(const int64_t* ids, const int64_t* mask, int batch, int seq, const std::string& adapter,
+                           float* out) {
+  guarded("token_states", [&] {
+    if (!ids || !mask || !out || batch <= 0 || seq <= 0) fail("token_states: empty input or null buffer");
+    auto t_ids = torch::from_blob(const_cast<int64_t*>(ids), {batch, seq}, torch::kLong);
+    auto t_mask = torch::from_blob(const_cast<int64_t*>(mask), {batch, seq}, torch::kLong);
+    EncoderImpl::copy_out(impl_->session->embed_tokens(t_ids, t_mask, adapter), out);
+    return 0;
+  });
+}
+
+// ---- k-means ----
+
+void kmeans_fit(const float* x, long long n, int d, int k, int batch_size, int max_iter, long long seed,
+                const std::string& device, float* centers, int* labels, double* stats) {
+  guarded("kmeans_fit", [&] {
+    if (!x || !centers || !labels || !stats || n <= 0 || d <= 0) fail("kmeans_fit: empty input or null buffer");
+    auto X = torch::from_blob(const_cast<float*>(x), {n, d}, torch::kFloat32).to(torch::Device(device));
+    KMeansOptions options;
+    options.k = k;
+    options.batch_size = batch_size;
+    options.max_iter = max_iter;
+    options.seed = static_cast<uint64_t>(seed);
+    auto result = minibatch_kmeans_fit(X, options);
+    EncoderImpl::copy_out(result.centers, centers);
+    auto ids = kmeans_predict(X, result.centers).to(torch::kCPU, torch::kInt32).contiguous();
+    std::memcpy(labels, ids.data_ptr<int32_t>(), n * sizeof(int32_t));
+    stats[0] = result.inertia;
+    stats[1] = static_cast<double>(result.n_steps);
+    stats[2] = static_cast<double>(result.n_iter);
+    return 0;
+  });
+}
+
+void kmeans_assign(const float* x, long long n, int d, const float* centers, int k, int* labels) {
+  guarded("kmeans_assign", [&] {
+    if (!x || !centers || !labels || n <= 0 || d <= 0 || k <= 0) fail("kmeans_assign: empty input or null buffer");
+    auto X = torch::from_blob(const_cast<float*>(x), {n, d}, torch::kFloat32);
+    auto C = torch::from_blob(const_cast<float*>(centers), {k, d}, torch::kFloat32);
+    auto ids = kmeans_predict(X, C).to(torch::kInt32).contiguous();
+    std::memcpy(labels, ids.data_ptr<int32_t>(), n * sizeof(int32_t));
     return 0;
   });
 }

@@ -2,6 +2,7 @@
 // RoBERTa differs only in its position ids (offset past padding_idx) and its single token type.
 #include "attention.h"
 #include "encoder_model.h"
+#include "lora.h"
 
 namespace mtpf {
 
@@ -11,7 +12,6 @@ using torch::nn::Dropout;
 using torch::nn::Embedding;
 using torch::nn::LayerNorm;
 using torch::nn::LayerNormOptions;
-using torch::nn::Linear;
 
 struct BertEmbeddings : torch::nn::Module {
   Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
@@ -45,15 +45,15 @@ struct BertEmbeddings : torch::nn::Module {
 };
 
 struct BertSelfAttention : torch::nn::Module {
-  Linear query{nullptr}, key{nullptr}, value{nullptr};
+  LoraLinear query{nullptr}, key{nullptr}, value{nullptr};
   int64_t heads, head_dim;
   double dropout_p;
 
   explicit BertSelfAttention(const EncoderConfig& c)
       : heads(c.num_attention_heads), head_dim(c.head_dim()), dropout_p(c.attention_probs_dropout_prob) {
-    query = register_module("query", Linear(c.hidden_size, c.hidden_size));
-    key = register_module("key", Linear(c.hidden_size, c.hidden_size));
-    value = register_module("value", Linear(c.hidden_size, c.hidden_size));
+    query = register_module("query", LoraLinear(c.hidden_size, c.hidden_size));
+    key = register_module("key", LoraLinear(c.hidden_size, c.hidden_size));
+    value = register_module("value", LoraLinear(c.hidden_size, c.hidden_size));
   }
 
   torch::Tensor split_heads(const torch::Tensor& x) {
@@ -69,12 +69,12 @@ struct BertSelfAttention : torch::nn::Module {
 
 // dense -> dropout -> LayerNorm(x + residual): BertSelfOutput and BertOutput share this shape.
 struct BertResidualOutput : torch::nn::Module {
-  Linear dense{nullptr};
+  LoraLinear dense{nullptr};
   LayerNorm LayerNorm_{nullptr};
   Dropout dropout{nullptr};
 
   BertResidualOutput(const EncoderConfig& c, int64_t in_features) {
-    dense = register_module("dense", Linear(in_features, c.hidden_size));
+    dense = register_module("dense", LoraLinear(in_features, c.hidden_size));
     LayerNorm_ = register_module("LayerNorm", LayerNorm(LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
     dropout = register_module("dropout", Dropout(c.hidden_dropout_prob));
   }
@@ -99,10 +99,10 @@ struct BertAttention : torch::nn::Module {
 };
 
 struct BertIntermediate : torch::nn::Module {
-  Linear dense{nullptr};
+  LoraLinear dense{nullptr};
 
   explicit BertIntermediate(const EncoderConfig& c) {
-    dense = register_module("dense", Linear(c.hidden_size, c.intermediate_size));
+    dense = register_module("dense", LoraLinear(c.hidden_size, c.intermediate_size));
   }
 
   torch::Tensor forward(const torch::Tensor& x) { return torch::gelu(dense(x)); }  // exact erf GELU

@@ -2,6 +2,7 @@
 // sa_layer_norm, ffn.lin1/lin2 and output_layer_norm, as HF names them.
 #include "attention.h"
 #include "encoder_model.h"
+#include "lora.h"
 
 namespace mtpf {
 
@@ -11,7 +12,6 @@ using torch::nn::Dropout;
 using torch::nn::Embedding;
 using torch::nn::LayerNorm;
 using torch::nn::LayerNormOptions;
-using torch::nn::Linear;
 
 struct DistilEmbeddings : torch::nn::Module {
   Embedding word_embeddings{nullptr}, position_embeddings{nullptr};
@@ -32,16 +32,16 @@ struct DistilEmbeddings : torch::nn::Module {
 };
 
 struct MultiHeadSelfAttention : torch::nn::Module {
-  Linear q_lin{nullptr}, k_lin{nullptr}, v_lin{nullptr}, out_lin{nullptr};
+  LoraLinear q_lin{nullptr}, k_lin{nullptr}, v_lin{nullptr}, out_lin{nullptr};
   int64_t heads, head_dim;
   double dropout_p;
 
   explicit MultiHeadSelfAttention(const EncoderConfig& c)
       : heads(c.num_attention_heads), head_dim(c.head_dim()), dropout_p(c.attention_probs_dropout_prob) {
-    q_lin = register_module("q_lin", Linear(c.hidden_size, c.hidden_size));
-    k_lin = register_module("k_lin", Linear(c.hidden_size, c.hidden_size));
-    v_lin = register_module("v_lin", Linear(c.hidden_size, c.hidden_size));
-    out_lin = register_module("out_lin", Linear(c.hidden_size, c.hidden_size));
+    q_lin = register_module("q_lin", LoraLinear(c.hidden_size, c.hidden_size));
+    k_lin = register_module("k_lin", LoraLinear(c.hidden_size, c.hidden_size));
+    v_lin = register_module("v_lin", LoraLinear(c.hidden_size, c.hidden_size));
+    out_lin = register_module("out_lin", LoraLinear(c.hidden_size, c.hidden_size));
   }
 
   torch::Tensor split_heads(const torch::Tensor& x) {
@@ -56,12 +56,12 @@ struct MultiHeadSelfAttention : torch::nn::Module {
 };
 
 struct FFN : torch::nn::Module {
-  Linear lin1{nullptr}, lin2{nullptr};
+  LoraLinear lin1{nullptr}, lin2{nullptr};
   Dropout dropout{nullptr};
 
   explicit FFN(const EncoderConfig& c) {
-    lin1 = register_module("lin1", Linear(c.hidden_size, c.intermediate_size));
-    lin2 = register_module("lin2", Linear(c.intermediate_size, c.hidden_size));
+    lin1 = register_module("lin1", LoraLinear(c.hidden_size, c.intermediate_size));
+    lin2 = register_module("lin2", LoraLinear(c.intermediate_size, c.hidden_size));
     dropout = register_module("dropout", Dropout(c.hidden_dropout_prob));
   }
 

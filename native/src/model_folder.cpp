@@ -6,6 +6,7 @@
 #include <set>
 
 #include "errors.h"
+#include "lora.h"
 #include "safetensors.h"
 
 namespace fs = std::filesystem;
@@ -74,6 +75,7 @@ void model_load_state(EncoderModel& model, const std::map<std::string, torch::Te
   std::set<std::string> used;
   std::vector<std::string> missing;
   for (auto& param : model.named_parameters(/*recurse=*/true)) {
+    if (lora_is_adapter_key(param.key())) continue;  // adapters have their own files (peft.h)
     auto it = by_key.find(param.key());
     if (it == by_key.end()) {
       missing.push_back(param.key());
@@ -121,8 +123,10 @@ void model_folder_save(const LoadedModel& loaded, const std::string& dir_name) {
   fs::create_directories(dir, ec);
   if (ec) fail(dir_name, ": cannot create folder (", ec.message(), ")");
   std::map<std::string, torch::Tensor> tensors = loaded.extras;
-  for (const auto& param : loaded.model->named_parameters(true))
+  for (const auto& param : loaded.model->named_parameters(true)) {
+    if (lora_is_adapter_key(param.key())) continue;  // saved by peft_save, never into the base checkpoint
     tensors[param.key()] = param.value().detach().to(torch::kCPU, torch::kFloat32);
+  }
   safetensors_write((dir / "model.safetensors").string(), tensors, {{"format", "pt"}});
   {
     const fs::path tmp = dir / "config.json.tmp";

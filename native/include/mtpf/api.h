@@ -48,6 +48,47 @@ class Encoder {
   EncoderImpl* impl_;
 };
 
+class TrainSessionImpl;
+
+// One pre-finetuning run (strategies pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l; PCGrad; task-primary LoRAs). One call to
+// step() is one training step: forwards, losses, backward passes, PCGrad, clipping and the AdamW update.
+// config_json: the fields of TrainConfig (native/src/train_session.h).
+class Trainer {
+ public:
+  Trainer(const std::string& model_dir, const std::string& config_json);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Any of the two batches may be absent (batch 0, null pointers). Row-major int64 inputs; ner_labels -100 where a
+  // token carries no label. metrics (6 doubles): tc_loss, ner_loss, lr, grad_cosine, grad_norm, optimizer_stepped
+  // (NaN where not computed). measure: also compute the two tasks' gradient cosine on the shared parameters.
+  void step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_len, const int64_t* tc_b_ids,
+            const int64_t* tc_b_mask, int tc_b_len, int tc_batch, const int64_t* ner_ids, const int64_t* ner_mask,
+            const int64_t* ner_labels, int ner_batch, int ner_len, bool measure, double* metrics);
+  long long optimizer_steps() const;
+  long long micro_steps() const;
+  int hidden_size() const;
+  // Atomic checkpoint (DIR.tmp, then rename) with the caller's own state as JSON; load returns that JSON.
+  void save_checkpoint(const std::string& dir, const std::string& extra_json) const;
+  std::string load_checkpoint(const std::string& dir);
+  void export_backbone(const std::string& dir) const;
+  void export_adapter(const std::string& name, const std::string& dir) const;
+  // Last hidden state in eval mode, no grad, with `adapter` active ("" = base); out [batch, seq, hidden].
+  void token_states(const int64_t* input_ids, const int64_t* attention_mask, int batch, int seq,
+                    const std::string& adapter, float* out);
+
+ private:
+  TrainSessionImpl* impl_;
+};
+
+// Mini-batch k-means (scikit-learn's MiniBatchKMeans) over x [n, d] row-major on `device`. Writes centers [k, d]
+// and each row's cluster id into labels [n]; stats (3 doubles): inertia, mini-batch steps, passes over the data.
+void kmeans_fit(const float* x, long long n, int d, int k, int batch_size, int max_iter, long long seed,
+                const std::string& device, float* centers, int* labels, double* stats);
+// Nearest-centre ids of x [n, d] for centers [k, d].
+void kmeans_assign(const float* x, long long n, int d, const float* centers, int k, int* labels);
+
 // Writes a model folder for the config.json at config_path, initialised as HF does (weights ~ N(0, 0.02),
 // seeded): the starting point for a model without pretrained weights, and for tests.
 void model_init_random(const std::string& config_path, const std::string& out_dir, int64_t seed);

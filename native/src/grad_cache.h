@@ -1,0 +1,40 @@
+// GradCache: a contrastive loss over a batch larger than memory allows (the paper's batch of 1024 pairs), with
+// exactly the gradients of the plain loss. Gao et al. 2021, "Scaling Deep Contrastive Learning Batch Size under
+// Memory Limited Setup"; sentence-transformers' CachedMultipleNegativesRankingLoss.
+//
+// The loss only couples the samples through their embeddings, so backprop splits in two:
+//   pass 1: embed every chunk without grad (no activations kept), compute the loss on the concatenated
+//           embeddings and d loss / d embeddings (cheap: [B, H]);
+//   pass 2: re-embed each chunk with grad and backprop that chunk's slice of d loss / d embeddings into the
+//           encoder, so parameter .grad accumulates the sum over chunks = the full-batch gradient.
+// Peak memory is one chunk's activations. Dropout must draw the same masks in both passes, so the RNG state
+// (torch's default CPU generator and every CUDA device's) is saved before each chunk in pass 1 and restored
+// before the same chunk in pass 2 (GradCache's RandContext).
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <vector>
+
+namespace mtpf {
+
+// Embeds rows [begin, end) of one side of the batch: returns [end - begin, H] (e.g. mean-pooled sentence
+// embeddings). Called under no-grad in pass 1 and with grad in pass 2, in the same chunk order; the chunk's
+// index is begin / chunk_size. It must be a function of its rows and the RNG state only.
+using ChunkEmbedFn = std::function<torch::Tensor(int64_t begin, int64_t end)>;
+
+// The loss over the whole batch, given each side's full [B, H] embeddings (in the order of the sides).
+using BatchLossFn = std::function<torch::Tensor(const std::vector<torch::Tensor>& embeddings)>;
+
+// Runs both passes for sides (e.g. {anchors, positives}), each of batch_size rows in chunks of chunk_size
+// (the last chunk may be shorter). Accumulates into the parameters' .grad exactly what
+// loss(full-batch embeddings).backward() would, and returns the loss value (detached).
+torch::Tensor grad_cache_backward(const std::vector<ChunkEmbedFn>& sides, int64_t batch_size, int64_t chunk_size,
+                                  const BatchLossFn& loss);
+
+// Cached InfoNCE: grad_cache_backward over {anchors, positives} with info_nce_loss (losses.h), whose doc
+// explains the loss and its arguments. Returns the loss value (detached); the gradients are in .grad.
+torch::Tensor cached_info_nce_loss(const ChunkEmbedFn& anchors, const ChunkEmbedFn& positives, int64_t batch_size,
+                                   int64_t chunk_size, double temperature = 0.05, bool symmetric = false);
+
+}  // namespace mtpf

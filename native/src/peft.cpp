@@ -1,0 +1,320 @@
+#include "peft.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "errors.h"
+#include "safetensors.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace mtpf {
+
+namespace {
+
+const char* const kConfigFile = "adapter_config.json";
+const char* const kWeightsFile = "adapter_model.safetensors";
+const std::string kKeyPrefix = "base_model.model.";  // PeftModel.base_model (LoraModel).model
+// Task-model prefixes HF puts before the encoder's own names; PEFT files written on such a model carry them.
+const char* const kArchPrefixes[] = {"bert.", "roberta.", "distilbert.", "model."};
+
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+bool ends_with(const std::string& s, const std::string& p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+
+json json_read(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) fail(path.string(), ": file not found");
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    fail(path.string(), ": malformed JSON (", e.what(), ")");
+  }
+}
+
+void json_write(const fs::path& path, const json& j) {  // temp + rename, as safetensors_write
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << "\n";
+    if (!out) fail(tmp.string(), ": write failed");
+  }
+  fs::rename(tmp, path);
+}
+
+void make_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail(dir, ": cannot create folder (", ec.message(), ")");
+}
+
+using Linears = torch::OrderedDict<std::string, LoraLinearImpl*>;  // in model order
+
+Linears linears_by_name(const torch::nn::Module& model) {
+  Linears out;
+  for (const auto& item : model.named_modules("", /*include_self=*/false))
+    if (auto* linear = item.value()->as<LoraLinear>()) out.insert(item.key(), linear);
+  return out;
+}
+
+// A module name from a PEFT file or config, as this model names it ("bert.encoder.x" -> "encoder.x"); "" if none.
+std::string resolve_module(const Linears& linears, const std::string& name) {
+  if (linears.contains(name)) return name;
+  for (const char* prefix : kArchPrefixes)
+    if (starts_with(name, prefix) && linears.contains(name.substr(std::string(prefix).size())))
+      return name.substr(std::string(prefix).size());
+  return "";
+}
+
+// PEFT's check_target_module_exists: a list matches a name or a "."-suffix of it, a string is a full-match regex.
+bool config_selects(const PeftAdapterConfig& c, const std::string& module) {
+  if (!c.layers_to_transform.empty()) {
+    const int layer = lora_layer_of(module);
+    if (std::find(c.layers_to_transform.begin(), c.layers_to_transform.end(), layer) == c.layers_to_transform.end())
+      return false;
+  }
+  std::vector<std::string> names = {module};
+  for (const char* prefix : kArchPrefixes) names.push_back(prefix + module);
+  if (!c.target_modules_regex.empty()) {
+    const std::regex re(c.target_modules_regex);
+    for (const auto& n : names)
+      if (std::regex_match(n, re)) return true;
+    return false;
+  }
+  for (const auto& t : c.target_modules)
+    for (const auto& n : names)
+      if (n == t || ends_with(n, "." + t)) return true;
+  return false;
+}
+
+void check_head_name(const std::string& name) {
+  auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
+  if (name.empty() || !std::all_of(name.begin(), name.end(), ok))
+    fail("head name '", name, "' must be non-empty and use only letters, digits, '_' and '-' (it names a file)");
+}
+
+}  // namespace
+
+void peft_save(const torch::nn::Module& model, const std::string& adapter, const std::string& dir,
+               const PeftSaveOptions& options) {
+  std::map<std::string, torch::Tensor> tensors;
+  std::vector<std::string> modules;
+  const LoraConfig* config = nullptr;
+  for (const auto& item : linears_by_name(model)) {
+    const std::string& name = item.key();
+    LoraLinearImpl* linear = item.value();
+    if (!linear->has_adapter(adapter)) continue;
+    const LoraAdapter& a = linear->adapter(adapter);
+    if (!config) config = &a.config;
+    if (a.config.r != config->r || a.config.lora_alpha != config->lora_alpha ||
+        a.config.lora_dropout != config->lora_dropout || a.config.use_rslora != config->use_rslora)
+      fail("peft_save '", adapter, "': module '", name, "' has another r/lora_alpha than '", modules.front(),
+           "' (PEFT's rank_pattern is not written)");
+    modules.push_back(name);
+    tensors[kKeyPrefix + name + ".lora_A.weight"] = a.lora_A->weight.detach().to(torch::kCPU, torch::kFloat32);
+    tensors[kKeyPrefix + name + ".lora_B.weight"] = a.lora_B->weight.detach().to(torch::kCPU, torch::kFloat32);
+  }
+  if (!config) fail("peft_save: no module holds LoRA adapter '", adapter, "'");
+
+  json j;
+  j["peft_type"] = "LORA";
+  j["r"] = config->r;
+  const double alpha = config->lora_alpha;
+  j["lora_alpha"] = alpha == std::floor(alpha) && std::abs(alpha) < 1e15 ? json(int64_t(alpha)) : json(alpha);
+  j["lora_dropout"] = config->lora_dropout;
+  j["use_rslora"] = config->use_rslora;
+  j["target_modules"] = modules;  // exact names: PEFT matches a list entry equal to the module name
+  j["bias"] = "none";
+  j["task_type"] = options.task_type.empty() ? json(nullptr) : json(options.task_type);
+  j["base_model_name_or_path"] =
+      options.base_model_name_or_path.empty() ? json(nullptr) : json(options.base_model_name_or_path);
+  j["inference_mode"] = true;  // what PEFT's save_pretrained writes
+  j["init_lora_weights"] = true;
+  j["fan_in_fan_out"] = false;
+  j["modules_to_save"] = nullptr;
+  j["layers_to_transform"] = nullptr;
+
+  make_dir(dir);
+  safetensors_write((fs::path(dir) / kWeightsFile).string(), tensors, {{"format", "pt"}});
+  json_write(fs::path(dir) / kConfigFile, j);
+}
+
+PeftAdapterConfig peft_read_config(const std::string& dir) {
+  const fs::path path = fs::path(dir) / kConfigFile;
+  if (!fs::exists(path)) fail(path.string(), ": file not found (a PEFT adapter folder needs ", kConfigFile, ")");
+  const json j = json_read(path);
+  const std::string src = path.string();
+  auto get = [&](const char* key) -> const json* { return j.contains(key) && !j[key].is_null() ? &j[key] : nullptr; };
+  auto is_true = [&](const char* key) { return get(key) && get(key)->is_boolean() && get(key)->get<bool>(); };
+  try {
+    if (!get("peft_type") || j["peft_type"] != "LORA")
+      fail(src, ": peft_type is ", get("peft_type") ? j["peft_type"].dump() : "missing", "; mtpf reads LORA adapters");
+    PeftAdapterConfig c;
+    if (!get("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0)
+      fail(src, ": r must be a positive integer");
+    c.lora.r = j["r"].get<int64_t>();
+    if (get("lora_alpha")) c.lora.lora_alpha = j["lora_alpha"].get<double>();
+    if (get("lora_dropout")) c.lora.lora_dropout = j["lora_dropout"].get<double>();
+    c.lora.use_rslora = is_true("use_rslora");
+    if (get("bias") && j["bias"] != "none")
+      fail(src, ": bias ", j["bias"].dump(), " is not supported (mtpf adapters train no biases)");
+    if (is_true("fan_in_fan_out")) fail(src, ": fan_in_fan_out (Conv1D layers) is not supported");
+    if (is_true("use_dora")) fail(src, ": DoRA (use_dora) is not supported");
+    for (const char* key : {"rank_pattern", "alpha_pattern"})
+      if (get(key) && !j[key].empty()) fail(src, ": ", key, " (per-module ranks) is not supported");
+    const json* t = get("target_modules");
+    if (!t) fail(src, ": target_modules is missing");
+    if (t->is_string()) {
+      c.target_modules_regex = t->get<std::string>();
+      try {
+        std::regex check(c.target_modules_regex);
+      } catch (const std::regex_error& e) {
+        fail(src, ": target_modules regex '", c.target_modules_regex, "' is invalid (", e.what(), ")");
+      }
+    } else {
+      c.target_modules = t->get<std::vector<std::string>>();
+    }
+    if (const json* l = get("layers_to_transform"))
+      c.layers_to_transform = l->is_number() ? std::vector<int>{l->get<int>()} : l->get<std::vector<int>>();
+    if (const json* m = get("modules_to_save")) c.modules_to_save = m->get<std::vector<std::string>>();
+    if (get("base_model_name_or_path")) c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
+    if (get("task_type")) c.task_type = j["task_type"].get<std::string>();
+    return c;
+  } catch (const json::exception& e) {
+    fail(src, ": unexpected value (", e.what(), ")");
+  }
+}
+
+std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& dir, const std::string& adapter,
+                                   bool is_trainable) {
+  const PeftAdapterConfig config = peft_read_config(dir);
+  if (!lora_adapter_modules(model, adapter).empty())
+    fail("peft_load ", dir, ": the model already has a LoRA adapter named '", adapter, "' (remove it first)");
+  const std::string file = (fs::path(dir) / kWeightsFile).string();
+  if (!fs::exists(file)) fail(file, ": file not found (PEFT's adapter_model.bin is not read; save with safetensors)");
+  const auto tensors = safetensors_read(file).tensors;
+  const auto linears = linears_by_name(model);
+
+  // Module -> (lora_A, lora_B), with their file keys for the messages. Every check runs before the model changes.
+  struct Pair {
+    torch::Tensor a, b;
+    std::string a_key, b_key;
+  };
+  std::map<std::string, Pair> found;
+  for (const auto& [key, t] : tensors) {
+    if (!starts_with(key, kKeyPrefix))
+      fail(file, ": tensor '", key, "' does not start with '", kKeyPrefix, "' (not a PEFT adapter file)");
+    const std::string rest = key.substr(kKeyPrefix.size());
+    const bool is_a = ends_with(rest, ".lora_A.weight"), is_b = ends_with(rest, ".lora_B.weight");
+    if (!is_a && !is_b) {
+      // A head PEFT kept beside the LoRA (modules_to_save): not part of the encoder, heads load via peft_load_head.
+      auto in_head = [&rest](const std::string& m) {
+        return starts_with(rest, m + ".") || rest.find("." + m + ".") != std::string::npos;
+      };
+      if (std::any_of(config.modules_to_save.begin(), config.modules_to_save.end(), in_head)) continue;
+      fail(file, ": tensor '", key, "' is not a lora_A/lora_B weight (mtpf reads plain LoRA only)");
+    }
+    const std::string path = rest.substr(0, rest.size() - std::string(".lora_A.weight").size());
+    const std::string module = resolve_module(linears, path);
+    if (module.empty()) fail(file, ": tensor '", key, "' belongs to '", path, "', which is not a linear of this model");
+    if (!t.is_floating_point()) fail(file, ": tensor '", key, "' is not floating point");
+    if (!torch::isfinite(t).all().item<bool>()) fail(file, ": tensor '", key, "' contains NaN or Inf");
+    Pair& p = found[module];
+    (is_a ? p.a : p.b) = t;
+    (is_a ? p.a_key : p.b_key) = key;
+  }
+  if (found.empty()) fail(file, ": holds no LoRA tensors");
+  const int64_t r = config.lora.r;
+  for (const auto& [module, p] : found) {
+    if (!p.a.defined()) fail(file, ": '", p.b_key, "' has no matching lora_A");
+    if (!p.b.defined()) fail(file, ": '", p.a_key, "' has no matching lora_B");
+    const auto& opts = linears[module]->options;
+    auto check = [&](const torch::Tensor& t, const std::string& key, std::vector<int64_t> want) {
+      if (t.sizes() != torch::IntArrayRef(want))
+        fail(file, ": tensor '", key, "' has shape ", t.sizes(), " but r=", r, " on '", module, "' (in_features ",
+             opts.in_features(), ", out_features ", opts.out_features(), ") needs ", torch::IntArrayRef(want));
+    };
+    check(p.a, p.a_key, {r, opts.in_features()});
+    check(p.b, p.b_key, {opts.out_features(), r});
+    if (!config_selects(config, module))
+      fail(dir, ": ", kWeightsFile, " has weights for '", module, "', which ", kConfigFile,
+           "'s target_modules/layers_to_transform do not select");
+  }
+  std::vector<std::string> modules;
+  for (const auto& item : linears) {
+    const std::string& name = item.key();
+    if (found.count(name)) {
+      modules.push_back(name);
+    } else if (config_selects(config, name)) {
+      fail(dir, ": ", kConfigFile, " targets '", name, "' but ", kWeightsFile, " has no lora_A/lora_B for it");
+    }
+  }
+
+  lora_inject_modules(model, adapter, config.lora, modules, is_trainable);
+  torch::NoGradGuard no_grad;
+  for (const auto& name : modules) {
+    const LoraAdapter& a = linears[name]->adapter(adapter);
+    a.lora_A->weight.copy_(found.at(name).a);
+    a.lora_B->weight.copy_(found.at(name).b);
+  }
+  return modules;
+}
+
+void peft_save_head(const std::string& dir, const std::string& name, const torch::Tensor& weight,
+                    const torch::Tensor& bias, const std::vector<std::string>& labels) {
+  check_head_name(name);
+  if (weight.dim() != 2) fail("head '", name, "': weight must be [num_labels, in_features], got ", weight.sizes());
+  const int64_t n = weight.size(0);
+  if (!bias.defined() || bias.sizes() != torch::IntArrayRef({n}))
+    fail("head '", name, "': bias must be [", n, "] to match weight ", weight.sizes());
+  if (!labels.empty() && int64_t(labels.size()) != n)
+    fail("head '", name, "': ", labels.size(), " labels for ", n, " output rows");
+  make_dir(dir);
+  const fs::path base = fs::path(dir) / ("head_" + name);
+  safetensors_write(base.string() + ".safetensors",
+                    {{"weight", weight.detach().to(torch::kCPU, torch::kFloat32)},
+                     {"bias", bias.detach().to(torch::kCPU, torch::kFloat32)}},
+                    {{"format", "pt"}});
+  json_write(base.string() + ".json",
+             {{"name", name}, {"in_features", weight.size(1)}, {"num_labels", n}, {"labels", labels}});
+}
+
+PeftHead peft_load_head(const std::string& dir, const std::string& name) {
+  check_head_name(name);
+  const fs::path base = fs::path(dir) / ("head_" + name);
+  const std::string meta_path = base.string() + ".json", file = base.string() + ".safetensors";
+  const json meta = json_read(meta_path);
+  PeftHead head;
+  int64_t in = 0, n = 0;
+  try {
+    in = meta.at("in_features").get<int64_t>();
+    n = meta.at("num_labels").get<int64_t>();
+    if (meta.contains("labels") && !meta["labels"].is_null())
+      head.labels = meta["labels"].get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    fail(meta_path, ": unexpected value (", e.what(), ")");
+  }
+  if (!head.labels.empty() && int64_t(head.labels.size()) != n)
+    fail(meta_path, ": ", head.labels.size(), " labels but num_labels ", n);
+  auto tensors = safetensors_read(file).tensors;
+  for (const char* key : {"weight", "bias"})
+    if (!tensors.count(key)) fail(file, ": tensor '", key, "' is missing");
+  head.weight = tensors["weight"].to(torch::kFloat32);
+  head.bias = tensors["bias"].to(torch::kFloat32);
+  if (head.weight.sizes() != torch::IntArrayRef({n, in}))
+    fail(file, ": tensor 'weight' has shape ", head.weight.sizes(), " but ", meta_path, " says [", n, ", ", in, "]");
+  if (head.bias.sizes() != torch::IntArrayRef({n}))
+    fail(file, ": tensor 'bias' has shape ", head.bias.sizes(), " but ", meta_path, " says [", n, "]");
+  return head;
+}
+
+}  // namespace mtpf

@@ -1,0 +1,104 @@
+// TrainSession: one pre-finetuning run in native memory. Java calls step() once per (micro-)batch: both forwards,
+// both losses, the backward passes, PCGrad, gradient clipping and the AdamW update all happen here.
+//
+// Strategies (paper §4-6): pf-tc, pf-ner, mtpf (both losses on one backbone), mtpf-tpl (two task-primary LoRA groups
+// "tc" and "ner" on the last N layers: the TC batch runs with the tc LoRA active, the NER batch with the ner LoRA,
+// so each LoRA is updated by its own task's loss only, the backbone by both), pf-l (backbone frozen, LoRAs only);
+// PCGrad on mtpf / mtpf-tpl projects conflicting task gradients on the shared (backbone) parameters.
+#pragma once
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lora.h"
+#include "model_folder.h"
+
+namespace mtpf {
+
+struct TrainConfig {
+  std::string strategy = "mtpf-tpl";
+  bool pcgrad = false;
+  double tc_weight = 1.0, ner_weight = 1.0;
+  double temperature = 0.05;
+  int64_t chunk_size = 64;  // GradCache chunk for the TC batch; 0 = plain loss
+  int64_t ner_classes = 200;
+  LoraConfig lora{32, 64.0, 0.0, false};
+  int last_layers = 2;  // 0 = all layers
+  std::vector<std::string> lora_targets{"query", "key", "mlp"};
+  double lr = 5e-5, weight_decay = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, clip_norm = 1.0;
+  int64_t warmup_steps = 0, total_steps = 1000;
+  std::string schedule = "linear";  // constant | linear | cosine
+  int64_t accumulation = 1;
+  uint64_t seed = 42;
+  std::string device = "cpu";
+  std::string precision = "fp32";
+
+  bool uses_tc() const;
+  bool uses_ner() const;
+  bool uses_loras() const;
+  bool frozen_backbone() const;
+  static TrainConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+};
+
+// Learning rate at optimiser step `step`: linear warm-up to lr, then constant, linear or cosine decay to 0.
+double lr_at(const TrainConfig& c, int64_t step);
+
+struct StepInputs {
+  torch::Tensor tc_a_ids, tc_a_mask, tc_b_ids, tc_b_mask;  // [B, Ta], [B, Tb]; undefined when no TC batch
+  torch::Tensor ner_ids, ner_mask, ner_labels;              // [N, T]; labels -100 where ignored
+};
+
+struct StepMetrics {
+  double tc_loss = std::nan(""), ner_loss = std::nan("");
+  double lr = 0, grad_cosine = std::nan(""), grad_norm = std::nan("");
+  bool optimizer_stepped = false;
+};
+
+class TrainSession {
+ public:
+  TrainSession(const std::string& model_dir, const TrainConfig& config);
+
+  // One micro-batch; the optimiser steps every `accumulation` calls. `measure` computes the two tasks' gradient
+  // cosine on the shared parameters (costs a copy of the gradients) and reads losses to the host.
+  StepMetrics step(const StepInputs& in, bool measure);
+
+  int64_t optimizer_steps() const { return step_; }
+  int64_t micro_steps() const { return micro_step_; }
+  const TrainConfig& config() const { return config_; }
+  EncoderModel& model() { return *loaded_.model; }
+  torch::nn::Linear& ner_head() { return ner_head_; }
+
+  // Atomic: written to DIR.tmp, then renamed. Holds every parameter (backbone, LoRAs, head), the optimiser
+  // state, the step counters and `extra` (the caller's own state, e.g. the data sampler's).
+  void save_checkpoint(const std::string& dir, const nlohmann::json& extra) const;
+  // Restores a checkpoint of this same configuration; returns its `extra`.
+  nlohmann::json load_checkpoint(const std::string& dir);
+
+  void export_backbone(const std::string& dir) const;                        // HF folder, no adapters
+  void export_adapter(const std::string& name, const std::string& dir) const;  // PEFT folder (+ NER head beside)
+
+  // Forward in eval mode without grad, with `adapter` active ("" = base): for probes and evaluation.
+  torch::Tensor embed_tokens(const torch::Tensor& ids, const torch::Tensor& mask, const std::string& adapter);
+
+ private:
+  torch::Tensor embed_pooled(const torch::Tensor& ids, const torch::Tensor& mask);
+  double run_tc(const StepInputs& in, double scale);
+  double run_ner(const StepInputs& in, double scale);
+  void optimizer_step(StepMetrics& m);
+
+  TrainConfig config_;
+  LoadedModel loaded_;
+  torch::Device device_;
+  torch::nn::Linear ner_head_{nullptr};
+  std::vector<torch::Tensor> shared_;      // backbone parameters that train (PCGrad's shared set)
+  std::vector<torch::Tensor> trainable_;   // everything the optimiser updates
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  int64_t step_ = 0, micro_step_ = 0;
+};
+
+}  // namespace mtpf
