@@ -251,6 +251,13 @@ void Trainer::export_adapter(const std::string& name, const std::string& dir) co
   });
 }
 
+void Trainer::export_head(const std::string& dir) const {
+  guarded("export_head", [&] {
+    impl_->session->export_head(dir);
+    return 0;
+  });
+}
+
 void Trainer::token_states(const int64_t* ids, const int64_t* mask, int batch, int seq, const std::string& adapter,
                            float* out) {
   guarded("token_states", [&] {

@@ -184,6 +184,24 @@ int64_t reassign_low_count_centers(torch::Tensor& centers, torch::Tensor& counts
 
 }  // namespace
 
+KMeansStep kmeans_minibatch_step(const torch::Tensor& centers, const torch::Tensor& counts, const torch::Tensor& batch) {
+  NoGradNoAutocast guard;
+  if (centers.dim() != 2 || batch.dim() != 2 || batch.size(1) != centers.size(1) ||
+      counts.sizes() != torch::IntArrayRef{centers.size(0)})
+    fail("kmeans_minibatch_step: centers ", centers.sizes(), ", counts ", counts.sizes(), " and batch ",
+         batch.sizes(), " must be [k, H], [k] and [b, H]");
+  const int64_t k = centers.size(0);
+  auto [min_dist, labels] = squared_distances(batch, centers).min(1);
+  // Per-centre sums as a one-hot matmul rather than index_add_: no float atomics on CUDA, so a seed gives the
+  // same centres on every run; it costs what the distance matmul costs.
+  auto one_hot = torch::one_hot(labels, k).to(batch.scalar_type());  // [b, k]
+  auto batch_counts = one_hot.sum(0);
+  auto batch_sums = one_hot.t().mm(batch);
+  auto new_counts = counts + batch_counts;
+  auto moved = (centers * counts.unsqueeze(1) + batch_sums) / new_counts.clamp_min(1).unsqueeze(1);
+  return {torch::where((batch_counts > 0).unsqueeze(1), moved, centers), new_counts, min_dist.sum()};
+}
+
 torch::Tensor kmeans_plusplus(const torch::Tensor& X, int64_t k, uint64_t seed) {
   NoGradNoAutocast guard;
   check_data(X, "kmeans_plusplus");
@@ -271,20 +289,14 @@ KMeansResult minibatch_kmeans_fit(const torch::Tensor& X, const KMeansOptions& o
     const bool reassign = some_count_zero || seen_since_reassign >= 10 * k;
     if (reassign) seen_since_reassign = 0;
 
-    // Assign to the nearest centre, then move each centre to the running mean of all points it was given.
-    auto [min_dist, labels] = squared_distances(xb, centers).min(1);
-    auto one_hot = torch::one_hot(labels, k).to(dtype);  // [batch, k]; a matmul, not atomics: deterministic
-    auto batch_counts = one_hot.sum(0);
-    auto batch_sums = one_hot.t().mm(xb);
-    auto new_counts = counts + batch_counts;
-    auto moved = (centers * counts.unsqueeze(1) + batch_sums) / new_counts.clamp_min(1).unsqueeze(1);
-    auto new_centers = torch::where((batch_counts > 0).unsqueeze(1), moved, centers);
-    counts = new_counts;
+    auto next = kmeans_minibatch_step(centers, counts, xb);
+    auto new_centers = next.centers;
+    counts = next.counts;
     if (reassign && o.reassignment_ratio > 0)
       result.n_reassigned += reassign_low_count_centers(new_centers, counts, xb, o.reassignment_ratio, rng);
 
-    auto shift = tol > 0 ? (new_centers - centers).pow(2).sum() : torch::zeros({}, min_dist.options());
-    auto stats = torch::stack({min_dist.sum().to(torch::kFloat64), shift.to(torch::kFloat64),
+    auto shift = tol > 0 ? (new_centers - centers).pow(2).sum() : torch::zeros({}, next.inertia.options());
+    auto stats = torch::stack({next.inertia.to(torch::kFloat64), shift.to(torch::kFloat64),
                                (counts == 0).any().to(torch::kFloat64)})
                      .cpu();  // the one host sync per step
     centers = new_centers;

@@ -45,6 +45,17 @@ struct KMeansResult {
 // X: [n, H] float (any float dtype; computed in float32, or float64 for float64 input).
 KMeansResult minibatch_kmeans_fit(const torch::Tensor& X, const KMeansOptions& options);
 
+// One mini-batch update, without reassignment (sklearn's _mini_batch_step / _minibatch_update_dense): each row of
+// batch goes to its nearest centre; each centre that got points moves to the mean of all points it was ever
+// given: (centre * count + sum of its batch points) / (count + batch count). centers [k, H], counts [k] and
+// batch [b, H] share dtype and device.
+struct KMeansStep {
+  torch::Tensor centers;  // [k, H] after the update
+  torch::Tensor counts;   // [k] after the update
+  torch::Tensor inertia;  // scalar: the batch's squared distances to the centres before the update
+};
+KMeansStep kmeans_minibatch_step(const torch::Tensor& centers, const torch::Tensor& counts, const torch::Tensor& batch);
+
 // Greedy k-means++ seeding on all of X (what the fit runs on its init sample): [k, H] rows of X.
 torch::Tensor kmeans_plusplus(const torch::Tensor& X, int64_t k, uint64_t seed);
 

@@ -370,4 +370,10 @@ void TrainSession::export_adapter(const std::string& name, const std::string& di
   if (name == "ner" && ner_head_) peft_save_head(dir, "ner", ner_head_->weight.detach().cpu(), ner_head_->bias.detach().cpu(), {});
 }
 
+void TrainSession::export_head(const std::string& dir) const {
+  if (!ner_head_) fail("strategy ", config_.strategy, " has no NER head");
+  fs::create_directories(dir);
+  peft_save_head(dir, "ner", ner_head_->weight.detach().cpu(), ner_head_->bias.detach().cpu(), {});
+}
+
 }  // namespace mtpf

@@ -81,6 +81,7 @@ class TrainSession {
 
   void export_backbone(const std::string& dir) const;                        // HF folder, no adapters
   void export_adapter(const std::string& name, const std::string& dir) const;  // PEFT folder (+ NER head beside)
+  void export_head(const std::string& dir) const;  // the NER head alone (strategies without adapters)
 
   // Forward in eval mode without grad, with `adapter` active ("" = base): for probes and evaluation.
   torch::Tensor embed_tokens(const torch::Tensor& ids, const torch::Tensor& mask, const std::string& adapter);

@@ -61,6 +61,33 @@ KMeansOptions small_options(int k, int batch_size, uint64_t seed) {
 
 }  // namespace
 
+TEST(KMeans, MiniBatchStepEqualsPointByPointUpdate) {
+  // sklearn's update_center_dense, one point at a time in double: centre = mean of every point it was given.
+  torch::manual_seed(12);
+  auto centers = torch::randn({6, 5}), batch = torch::randn({40, 5}) * 2;
+  auto counts = torch::tensor({0.f, 3.f, 10.f, 1.f, 0.f, 7.f});
+  auto step = kmeans_minibatch_step(centers, counts, batch);
+
+  auto c = centers.to(torch::kFloat64).clone(), sums = torch::zeros_like(c);
+  std::vector<double> n(6), added(6, 0.0);
+  for (int j = 0; j < 6; ++j) n[j] = counts[j].item<double>();
+  double inertia = 0;
+  for (int64_t i = 0; i < batch.size(0); ++i) {
+    auto x = batch[i].to(torch::kFloat64);
+    auto d = (c - x).pow(2).sum(1);
+    auto j = d.argmin().item<int64_t>();
+    inertia += d[j].item<double>();
+    sums[j] += x;
+    added[j] += 1;
+  }
+  for (int j = 0; j < 6; ++j) {
+    if (added[j] > 0) c[j] = (c[j] * n[j] + sums[j]) / (n[j] + added[j]);
+    EXPECT_EQ(step.counts[j].item<double>(), n[j] + added[j]) << j;
+  }
+  EXPECT_LT((step.centers.to(torch::kFloat64) - c).abs().max().item<double>(), 1e-5);
+  EXPECT_NEAR(step.inertia.item<double>(), inertia, 1e-4 * inertia);
+}
+
 TEST(KMeans, RecoversSeparableBlobs) {
   auto b = make_blobs(2000, 8, 5, 10.0, 0.5, 1);
   auto r = minibatch_kmeans_fit(b.X, small_options(5, 256, 0));

@@ -261,7 +261,7 @@ TEST_P(LoraInject, TargetsExactlyTheExpectedModules) {
   auto model = tiny_model(c.arch, c.num_layers);
   auto base = run(*model).clone();
   // LoraLinear is a torch::nn::Linear, so HF's init (encoder_model_init_weights) still reaches it: bias 0, std 0.02.
-  const auto& w = model->named_parameters()[c.expected.front() + ".weight"];
+  const Tensor w = model->named_parameters()[c.expected.front() + ".weight"];
   EXPECT_EQ(model->named_parameters()[c.expected.front() + ".bias"].abs().sum().item<double>(), 0.0);
   EXPECT_NEAR(w.std().item<double>(), 0.02, 0.004);
   auto got = lora_inject(*model, "tc", lora(4), lora_default_targets(model->config()), c.layers);

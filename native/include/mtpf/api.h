@@ -74,6 +74,7 @@ class Trainer {
   std::string load_checkpoint(const std::string& dir);
   void export_backbone(const std::string& dir) const;
   void export_adapter(const std::string& name, const std::string& dir) const;
+  void export_head(const std::string& dir) const;
   // Last hidden state in eval mode, no grad, with `adapter` active ("" = base); out [batch, seq, hidden].
   void token_states(const int64_t* input_ids, const int64_t* attention_mask, int batch, int seq,
                     const std::string& adapter, float* out);
