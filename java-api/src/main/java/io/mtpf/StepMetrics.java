@@ -1,0 +1,8 @@
+package io.mtpf;
+
+/**
+ * What one training step reports. Losses are NaN for a task without a batch that step; gradCosine (the two tasks'
+ * gradient cosine on shared parameters, the interference signal of the paper's §5) only when measured.
+ */
+public record StepMetrics(double tcLoss, double nerLoss, double lr, double gradCosine, double gradNorm,
+    boolean optimizerStepped) {}

@@ -1,0 +1,59 @@
+package io.mtpf.cli;
+
+import io.mtpf.pretrain.Pretrainer;
+import io.mtpf.pretrain.RunConfig;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** mtpf pretrain: a pre-finetuning run (pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l; PCGrad) from a run.yaml. */
+@Command(name = "pretrain", mixinStandardHelpOptions = true,
+    description = "Pre-finetune an encoder as run.yaml says (strategy, models, data, steps, batch sizes, LoRAs).")
+final class PretrainCommand implements Callable<Integer> {
+  @Option(names = "--config", required = true, paramLabel = "FILE", description = "run config (see configs/)")
+  Path config;
+
+  @Option(names = "--steps", description = "override the number of optimiser steps")
+  Long steps;
+
+  @Option(names = "--data", paramLabel = "DIR", description = "override the data folder (pairs_* and NER corpora)")
+  String data;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "override the output folder")
+  String out;
+
+  @Option(names = "--device", description = "override the device (cpu, cuda, cuda:N)")
+  String device;
+
+  @Option(names = "--resume", description = "continue from OUT/checkpoints/latest")
+  boolean resume;
+
+  @Option(names = "--skip-bad-lines", description = "skip (and count) malformed data lines instead of failing")
+  boolean skipBadLines;
+
+  @Option(names = "--models-dir", defaultValue = "models", paramLabel = "DIR", description = "where catalog models are pulled")
+  Path modelsDir;
+
+  @Option(names = "--offline", description = "use only the local Maven repository")
+  boolean offline;
+
+  @Override
+  public Integer call() {
+    RunConfig c = RunConfig.read(config);
+    if (steps != null) c.steps = steps;
+    if (data != null) c.data = data;
+    if (out != null) c.out = out;
+    if (device != null) c.device = device;
+    if (skipBadLines) c.skipBadLines = true;
+    c.validate(config.toString());
+    Pretrainer.Result r = new Pretrainer(c, new Pretrainer.Options(resume, offline, modelsDir, System.err)).run();
+    System.out.printf("done: %d steps in %.1f s; tc loss %s -> %s, ner loss %s -> %s; outputs in %s%n", r.steps(),
+        r.seconds(), f(r.firstTcLoss()), f(r.lastTcLoss()), f(r.firstNerLoss()), f(r.lastNerLoss()), r.out());
+    return 0;
+  }
+
+  static String f(double v) {
+    return Double.isNaN(v) ? "-" : String.format("%.4f", v);
+  }
+}

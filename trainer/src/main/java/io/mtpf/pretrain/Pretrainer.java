@@ -1,0 +1,320 @@
+package io.mtpf.pretrain;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mtpf.MtpfException;
+import io.mtpf.PretrainSession;
+import io.mtpf.StepMetrics;
+import io.mtpf.data.BadLines;
+import io.mtpf.data.PairDataset;
+import io.mtpf.data.PairReaders;
+import io.mtpf.data.WordCorpus;
+import io.mtpf.data.WordNetJar;
+import io.mtpf.data.WordNetSynset;
+import io.mtpf.models.ModelResolver;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A pre-finetuning run from a {@link RunConfig}: data, pseudo-labels, the native session, the step loop with
+ * metrics, probes and checkpoints, and the outputs (backbone, task-primary adapters, heads, plots).
+ *
+ * <p>Layout of {@code out}: run.yaml, metrics.jsonl, pseudo-labels/, checkpoints/step-N (+ latest),
+ * backbone/ (HF folder), adapters/{tc,ner}/ (PEFT folders; the NER head beside its adapter), heads/ner
+ * (NER head of strategies without adapters), plots/*.png.
+ */
+public final class Pretrainer {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** How to run: resume from out/checkpoints/latest, models folder, console for progress and log lines. */
+  public record Options(boolean resume, boolean offline, Path modelsDir, PrintStream console) {}
+
+  /** What a run did: first and last losses and the §5 probes before and after. */
+  public record Result(Path out, long steps, double firstTcLoss, double lastTcLoss, double firstNerLoss,
+      double lastNerLoss, Map<String, Double> probesBefore, Map<String, Double> probesAfter, double seconds) {}
+
+  private final RunConfig c;
+  private final Options o;
+  private final Strategy strategy;
+  private final Path out;
+
+  public Pretrainer(RunConfig config, Options options) {
+    this.c = config;
+    this.o = options;
+    this.strategy = config.strategyKind();
+    this.out = Path.of(config.out);
+  }
+
+  private void log(String line) {
+    o.console().println(line);
+  }
+
+  public Result run() {
+    long t0 = System.nanoTime();
+    try {
+      Files.createDirectories(out);
+      Files.writeString(out.resolve("run.yaml"), c.toYaml());
+    } catch (IOException e) {
+      throw new MtpfException(out + ": cannot create the run folder (" + e.getMessage() + ")", e);
+    }
+    ModelResolver models = new ModelResolver(o.modelsDir(), o.offline());
+    Path student = models.resolve(c.model, this::log);
+    BadLines bad = c.skipBadLines ? BadLines.skip() : BadLines.fail();
+
+    List<PairDataset> pairs = strategy.tc ? loadPairs(models, bad) : List.of();
+    PseudoLabels labels = strategy.ner ? loadPseudoLabels(models, bad) : null;
+    if (!bad.summary().isEmpty()) log("data: " + bad.summary());
+    if (strategy.tc) {
+      long total = pairs.stream().mapToLong(PairDataset::size).sum();
+      log(String.format("data: %d pair datasets, %d pairs (%s)", pairs.size(), total,
+          String.join(", ", pairs.stream().map(d -> d.name() + " " + d.size()).toList())));
+    }
+    if (labels != null) log("data: " + labels.sentences().size() + " pseudo-labelled sentences, k = " + labels.clusters());
+
+    try (PretrainSession session = PretrainSession.open(student, nativeConfig(labels))) {
+      TrainingData data = new TrainingData(pairs, labels == null ? null : labels.sentences(), session.tokenizer(),
+          c.tc.batchSize, c.tc.maxLength, c.ner.batchSize, c.ner.maxLength, c.seed);
+      Path checkpoints = out.resolve("checkpoints");
+      if (o.resume()) resume(session, checkpoints);
+      long accumulation = c.optimizer.accumulation;
+      long firstMicro = session.microSteps(), lastMicro = c.steps * accumulation;
+      if (firstMicro >= lastMicro) log("run already complete at step " + session.optimizerSteps());
+      InterferenceProbes probes = InterferenceProbes.forRun(probeDataDir(),
+          labels == null ? fallbackProbeSentences(models) : sentencesOf(labels), c.logging.probeSentences, c.seed,
+          Math.min(c.tc.maxLength, c.ner.maxLength));
+      Map<String, Double> before = measureProbes(probes, session);
+      double[] first = {Double.NaN, Double.NaN}, last = {Double.NaN, Double.NaN};
+      try (MetricsLog metrics = new MetricsLog(out.resolve("metrics.jsonl"), session.optimizerSteps());
+          BatchPrefetcher batches = new BatchPrefetcher(data, strategy.tc, strategy.ner, firstMicro, lastMicro, 3)) {
+        if (firstMicro == 0) metrics.write(0, prefixed(before));
+        ProgressBar bar = new ProgressBar(o.console(), firstMicro / accumulation, c.steps, c.logging.progressBar);
+        long windowTokens = 0, windowStart = System.nanoTime();
+        for (long micro = firstMicro; micro < lastMicro; micro++) {
+          StepBatches b = batches.take();
+          long stepAfter = micro / accumulation + 1;
+          boolean logStep = micro % accumulation == accumulation - 1
+              && (stepAfter % c.logging.logEvery == 0 || stepAfter == c.steps);
+          StepMetrics m;
+          try {
+            m = session.step(b.anchors(), b.positives(), b.ner(), b.nerLabels(), logStep);
+          } catch (MtpfException e) {
+            throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
+          }
+          windowTokens += b.tokens();
+          if (Double.isNaN(first[0])) first[0] = m.tcLoss();
+          if (Double.isNaN(first[1])) first[1] = m.nerLoss();
+          last[0] = m.tcLoss();
+          last[1] = m.nerLoss();
+          if (!m.optimizerStepped()) continue;
+          long step = session.optimizerSteps();
+          double tokensPerS = windowTokens / ((System.nanoTime() - windowStart) / 1e9);
+          if (logStep) {
+            Map<String, Double> row = new LinkedHashMap<>();
+            row.put("tc_loss", m.tcLoss());
+            row.put("ner_loss", m.nerLoss());
+            row.put("lr", m.lr());
+            row.put("grad_norm", m.gradNorm());
+            row.put("grad_cosine", m.gradCosine());
+            row.put("tokens_per_s", tokensPerS);
+            if (step % c.logging.probeEvery == 0 || step == c.steps) row.putAll(prefixed(measureProbes(probes, session)));
+            metrics.write(step, row);
+            windowTokens = 0;
+            windowStart = System.nanoTime();
+          }
+          bar.update(step, String.format("tc %s ner %s %.0f tok/s", fmt(m.tcLoss()), fmt(m.nerLoss()), tokensPerS),
+              logStep);
+          if (step % c.logging.checkpointEvery == 0 || step == c.steps) checkpoint(session, checkpoints, step);
+        }
+        bar.finish();
+      }
+      Map<String, Double> after = measureProbes(probes, session);
+      exportOutputs(session);
+      Plots.write(out.resolve("metrics.jsonl"), out.resolve("plots"));
+      return new Result(out, session.optimizerSteps(), first[0], last[0], first[1], last[1], before, after,
+          (System.nanoTime() - t0) / 1e9);
+    }
+  }
+
+  private static String fmt(double v) {
+    return Double.isNaN(v) ? "-" : String.format("%.3f", v);
+  }
+
+  // ---- data ----
+
+  private List<PairDataset> loadPairs(ModelResolver models, BadLines bad) {
+    List<PairDataset> out = new ArrayList<>();
+    if (!c.tc.datasets.isEmpty()) {
+      for (String d : c.tc.datasets) {
+        Path p = Path.of(d);
+        out.addAll(Files.isDirectory(p) ? PairReaders.readFolder(p, bad) : PairReaders.read(p, io.mtpf.data.DataFiles.baseName(p), bad));
+      }
+    } else if (!c.data.isEmpty()) {
+      out.addAll(PairReaders.readFolder(Path.of(c.data), bad));
+    } else {
+      log("data: no data folder given: WordNet 3.1 from Maven Central (" + WordNetJar.ARTIFACT + ")");
+      out.addAll(WordNetSynset.pairDatasets("wordnet31", WordNetJar.load(models.maven())));
+    }
+    out.removeIf(d -> d.size() < 2);
+    if (out.isEmpty()) throw new MtpfException("no pair data for the TC objective");
+    return out;
+  }
+
+  private PseudoLabels loadPseudoLabels(ModelResolver models, BadLines bad) {
+    if (!c.ner.pseudoLabels.isEmpty()) {
+      PseudoLabels l = PseudoLabels.read(Path.of(c.ner.pseudoLabels));
+      log("pseudo-labels: " + c.ner.pseudoLabels + " (" + l.sentences().size() + " sentences, k = " + l.clusters() + ")");
+      return l;
+    }
+    Path teacher = models.resolve(c.ner.teacher, this::log);
+    List<List<String>> corpus = WordCorpus.forPretraining(c.ner.corpus, c.data, c.ner.maxSentences, c.seed,
+        models.maven(), bad);
+    var settings = new PseudoLabeler.Settings(teacher, c.ner.teacherLayers, c.ner.clusters, c.seed, c.ner.maxLength,
+        c.device, 1024, 100);
+    return PseudoLabeler.labelCached(settings, corpus, out.resolve("pseudo-labels"), this::log);
+  }
+
+  /** The data folder for the entity-swap probe: the run's, else ../shared/data when it is there. */
+  private Path probeDataDir() {
+    if (!c.data.isEmpty()) return Path.of(c.data);
+    Path shared = Path.of("..", "shared", "data");
+    return Files.isDirectory(shared) ? shared : null;
+  }
+
+  private static List<List<String>> sentencesOf(PseudoLabels labels) {
+    List<List<String>> out = new ArrayList<>();
+    for (PseudoLabels.Sentence s : labels.sentences()) out.add(s.words());
+    return out;
+  }
+
+  private List<List<String>> fallbackProbeSentences(ModelResolver models) {
+    List<List<String>> out = new ArrayList<>();
+    if (!c.data.isEmpty()) {
+      for (Path p : WordCorpus.conllTrainFiles(Path.of(c.data))) {
+        out.addAll(WordCorpus.read(p, "conll", BadLines.skip()));
+        if (out.size() > 1000) break;
+      }
+    }
+    if (out.isEmpty())
+      for (String s : WordNetSynset.exampleSentences(WordNetJar.load(models.maven()))) {
+        out.add(WordCorpus.splitWords(s));
+        if (out.size() > 1000) break;
+      }
+    return out;
+  }
+
+  // ---- native config, probes, checkpoints, outputs ----
+
+  private String nativeConfig(PseudoLabels labels) {
+    ObjectNode j = JSON.createObjectNode();
+    j.put("strategy", strategy.key);
+    j.put("pcgrad", c.pcgrad);
+    j.put("tc_weight", c.tc.weight);
+    j.put("ner_weight", c.ner.weight);
+    j.put("temperature", c.tc.temperature);
+    j.put("chunk_size", c.tc.chunkSize);
+    j.put("ner_classes", labels == null ? 2 : labels.clusters());
+    j.put("lora_r", c.lora.r);
+    j.put("lora_alpha", c.lora.alpha);
+    j.put("lora_dropout", c.lora.dropout);
+    j.put("use_rslora", c.lora.useRslora);
+    j.put("last_layers", c.lora.lastLayers);
+    j.putPOJO("lora_targets", c.lora.targets);
+    j.put("lr", c.optimizer.lr);
+    j.put("weight_decay", c.optimizer.weightDecay);
+    j.put("beta1", c.optimizer.beta1);
+    j.put("beta2", c.optimizer.beta2);
+    j.put("eps", c.optimizer.eps);
+    j.put("clip_norm", c.optimizer.clipNorm);
+    j.put("warmup_steps", c.optimizer.warmupSteps);
+    j.put("total_steps", c.steps);
+    j.put("schedule", c.optimizer.schedule);
+    j.put("accumulation", c.optimizer.accumulation);
+    j.put("seed", c.seed);
+    j.put("device", c.device);
+    j.put("precision", c.precision);
+    return j.toString();
+  }
+
+  private Map<String, Double> measureProbes(InterferenceProbes probes, PretrainSession session) {
+    Map<String, Double> m = new LinkedHashMap<>(probes.measure(session, ""));
+    if (strategy.loras) {
+      if (strategy.tc) probes.measure(session, "tc").forEach((k, v) -> m.put("tc_" + k, v));
+      if (strategy.ner) probes.measure(session, "ner").forEach((k, v) -> m.put("ner_" + k, v));
+    }
+    return m;
+  }
+
+  private static Map<String, Double> prefixed(Map<String, Double> probes) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    probes.forEach((k, v) -> out.put("probe_" + k, v));
+    return out;
+  }
+
+  private void checkpoint(PretrainSession session, Path checkpoints, long step) {
+    Path dir = checkpoints.resolve("step-" + step);
+    ObjectNode extra = JSON.createObjectNode();
+    extra.put("step", step);
+    extra.put("config_sha", Integer.toHexString(c.toYaml().hashCode()));
+    session.saveCheckpoint(dir, extra.toString());
+    try {
+      Path tmp = checkpoints.resolve("latest.tmp");
+      Files.writeString(tmp, dir.getFileName().toString());
+      Files.move(tmp, checkpoints.resolve("latest"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      // Keep the two newest checkpoints.
+      try (var s = Files.list(checkpoints)) {
+        List<Path> old = s.filter(p -> p.getFileName().toString().matches("step-\\d+"))
+            .sorted((a, b) -> Long.compare(stepOf(b), stepOf(a))).skip(2).toList();
+        for (Path p : old) PseudoLabels.deleteTree(p);
+      }
+    } catch (IOException e) {
+      throw new MtpfException(checkpoints + ": cannot update the checkpoint pointer (" + e.getMessage() + ")", e);
+    }
+  }
+
+  private static long stepOf(Path p) {
+    return Long.parseLong(p.getFileName().toString().substring("step-".length()));
+  }
+
+  private static String latest(Path checkpoints) {
+    try {
+      Path l = checkpoints.resolve("latest");
+      return Files.exists(l) ? checkpoints.resolve(Files.readString(l).strip()).toString() : "none yet";
+    } catch (IOException e) {
+      return "unreadable (" + e.getMessage() + ")";
+    }
+  }
+
+  private void resume(PretrainSession session, Path checkpoints) {
+    Path pointer = checkpoints.resolve("latest");
+    if (!Files.exists(pointer)) {
+      log("resume: no checkpoint in " + checkpoints + "; starting from step 0");
+      return;
+    }
+    try {
+      Path dir = checkpoints.resolve(Files.readString(pointer).strip());
+      session.loadCheckpoint(dir);
+      log("resume: continuing from " + dir + " (step " + session.optimizerSteps() + ")");
+    } catch (IOException e) {
+      throw new MtpfException(pointer + ": unreadable (" + e.getMessage() + ")", e);
+    }
+  }
+
+  private void exportOutputs(PretrainSession session) {
+    session.exportBackbone(out.resolve("backbone"));
+    if (strategy.loras) {
+      if (strategy.tc) session.exportAdapter("tc", out.resolve("adapters/tc"));
+      if (strategy.ner) session.exportAdapter("ner", out.resolve("adapters/ner"));
+    } else if (strategy.ner) {
+      session.exportHead("ner", out.resolve("heads/ner"));
+    }
+    log("outputs: " + out.resolve("backbone") + (strategy.loras ? ", " + out.resolve("adapters") : "")
+        + ", " + out.resolve("metrics.jsonl") + ", " + out.resolve("plots"));
+  }
+}

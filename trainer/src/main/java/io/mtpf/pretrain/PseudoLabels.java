@@ -1,0 +1,130 @@
+package io.mtpf.pretrain;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mtpf.MtpfException;
+import io.mtpf.data.DataFiles;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.OutputStreamWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.GZIPOutputStream;
+
+/**
+ * The output of `mtpf pseudo-label`: a corpus whose every word carries a cluster id of its teacher embedding.
+ * A folder with meta.json (format version, the cache key and what it was made from) and labels.jsonl.gz (one
+ * sentence a line: {"words": [...], "labels": [...]}, label -100 for a word the teacher tokenizer gave no token).
+ * One labelled corpus serves many runs; the cache key says when it must be made again.
+ */
+public final class PseudoLabels {
+  public static final String FORMAT = "mtpf-pseudo-labels-1";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** One labelled sentence. */
+  public record Sentence(List<String> words, int[] labels) {}
+
+  private final List<Sentence> sentences;
+  private final int clusters;
+  private final ObjectNode meta;
+
+  public PseudoLabels(List<Sentence> sentences, int clusters, ObjectNode meta) {
+    this.sentences = List.copyOf(sentences);
+    this.clusters = clusters;
+    this.meta = meta;
+  }
+
+  public List<Sentence> sentences() {
+    return sentences;
+  }
+
+  public int clusters() {
+    return clusters;
+  }
+
+  public ObjectNode meta() {
+    return meta;
+  }
+
+  public String cacheKey() {
+    return meta.path("cache_key").asText("");
+  }
+
+  /** Writes DIR atomically (DIR.tmp, then rename). */
+  public void write(Path dir) {
+    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
+    try {
+      deleteTree(tmp);
+      Files.createDirectories(tmp);
+      try (BufferedWriter out = new BufferedWriter(new OutputStreamWriter(
+          new GZIPOutputStream(Files.newOutputStream(tmp.resolve("labels.jsonl.gz")), 1 << 16), StandardCharsets.UTF_8))) {
+        for (Sentence s : sentences) {
+          ObjectNode line = JSON.createObjectNode();
+          ArrayNode w = line.putArray("words");
+          s.words().forEach(w::add);
+          ArrayNode l = line.putArray("labels");
+          for (int x : s.labels()) l.add(x);
+          out.write(JSON.writeValueAsString(line));
+          out.write('\n');
+        }
+      }
+      Files.writeString(tmp.resolve("meta.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
+      deleteTree(dir);
+      Files.createDirectories(dir.toAbsolutePath().getParent());
+      Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new MtpfException(dir + ": cannot write pseudo-labels (" + e.getMessage() + ")", e);
+    }
+  }
+
+  /** Reads a folder written by {@link #write}; every line is checked. */
+  public static PseudoLabels read(Path dir) {
+    Path metaFile = dir.resolve("meta.json");
+    if (!Files.isRegularFile(metaFile)) throw new MtpfException(dir + ": not a pseudo-label folder (no meta.json)");
+    ObjectNode meta;
+    try {
+      meta = (ObjectNode) JSON.readTree(metaFile.toFile());
+    } catch (IOException | ClassCastException e) {
+      throw new MtpfException(metaFile + ": malformed (" + e.getMessage() + ")", e);
+    }
+    if (!FORMAT.equals(meta.path("format").asText()))
+      throw new MtpfException(metaFile + ": format '" + meta.path("format").asText() + "' is not " + FORMAT);
+    int k = meta.path("clusters").asInt(0);
+    if (k < 2) throw new MtpfException(metaFile + ": no valid 'clusters'");
+    List<Sentence> sentences = new ArrayList<>();
+    Path file = dir.resolve("labels.jsonl.gz");
+    DataFiles.forEachLine(file, (lineNo, line) -> {
+      try {
+        JsonNode n = JSON.readTree(line);
+        JsonNode w = n.get("words"), l = n.get("labels");
+        if (w == null || l == null || !w.isArray() || !l.isArray() || w.size() != l.size())
+          throw new MtpfException(file + ":" + lineNo + ": needs arrays 'words' and 'labels' of equal length");
+        List<String> words = new ArrayList<>(w.size());
+        int[] labels = new int[l.size()];
+        for (int i = 0; i < labels.length; i++) {
+          words.add(w.get(i).asText());
+          labels[i] = l.get(i).asInt();
+          if (labels[i] != -100 && (labels[i] < 0 || labels[i] >= k))
+            throw new MtpfException(file + ":" + lineNo + ": label " + labels[i] + " outside [0, " + k + ")");
+        }
+        sentences.add(new Sentence(words, labels));
+      } catch (IOException e) {
+        throw new MtpfException(file + ":" + lineNo + ": malformed JSON", e);
+      }
+    });
+    return new PseudoLabels(sentences, k, meta);
+  }
+
+  static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) return;
+    try (var s = Files.walk(p)) {
+      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(x);
+    }
+  }
+}
