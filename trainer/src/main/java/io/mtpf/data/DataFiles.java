@@ -20,18 +20,53 @@ public final class DataFiles {
   public static BufferedReader open(Path file) {
     if (!Files.isRegularFile(file)) throw new MtpfException(file + ": data file not found");
     try {
-      InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
-      in.mark(2);
-      int b0 = in.read(), b1 = in.read();
-      in.reset();
-      if (b0 == 0x1f && b1 == 0x8b) in = new GZIPInputStream(in, 1 << 16);
-      // Malformed UTF-8 is an error, not a silent U+FFFD.
-      var decoder = StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT);
-      return new BufferedReader(new InputStreamReader(in, decoder), 1 << 16);
+      return new BufferedReader(new InputStreamReader(openBytes(file), strictUtf8()), 1 << 16);
     } catch (IOException e) {
       throw new MtpfException(file + ": cannot open (" + e.getMessage() + ")", e);
+    }
+  }
+
+  private static InputStream openBytes(Path file) throws IOException {
+    InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
+    in.mark(2);
+    int b0 = in.read(), b1 = in.read();
+    in.reset();
+    if (b0 == 0x1f && b1 == 0x8b) in = new GZIPInputStream(in, 1 << 16);
+    return in;
+  }
+
+  /** Malformed UTF-8 is an error, not a silent U+FFFD. */
+  private static java.nio.charset.CharsetDecoder strictUtf8() {
+    return StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT);
+  }
+
+  /**
+   * The 1-based line holding the first malformed UTF-8 sequence, or {@code fallback}: the reader decodes a whole
+   * buffer ahead of the line it returns, so its position does not say which line was bad.
+   */
+  private static long firstBadUtf8Line(Path file, long fallback) {
+    try (InputStream in = openBytes(file)) {
+      java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+      long lineNo = 1;
+      while (true) {
+        int b = in.read();
+        if (b == '\n' || b < 0) {
+          try {
+            strictUtf8().decode(java.nio.ByteBuffer.wrap(line.toByteArray()));
+          } catch (CharacterCodingException e) {
+            return lineNo;
+          }
+          if (b < 0) return fallback;
+          line.reset();
+          lineNo++;
+        } else {
+          line.write(b);
+        }
+      }
+    } catch (IOException e) {
+      return fallback;
     }
   }
 
@@ -41,7 +76,7 @@ public final class DataFiles {
     try (BufferedReader in = open(file)) {
       for (String line; (line = in.readLine()) != null; ) body.accept(++lineNo, line);
     } catch (CharacterCodingException e) {
-      throw new MtpfException(file + ":" + (lineNo + 1) + ": not valid UTF-8", e);
+      throw new MtpfException(file + ":" + firstBadUtf8Line(file, lineNo + 1) + ": not valid UTF-8", e);
     } catch (java.io.EOFException e) {
       throw new MtpfException(file + ": truncated (gzip stream ends early after line " + lineNo + ")", e);
     } catch (IOException e) {

@@ -25,7 +25,10 @@ public final class WordCorpus {
     };
   }
 
-  /** Guesses the format: .jsonl is jsonl; a file whose first non-blank line has a tab is CoNLL; else text. */
+  /**
+   * Guesses the format: .jsonl is jsonl; a file whose first non-blank line has a tab, or is CoNLL-2003's
+   * space-separated "-DOCSTART- -X- -X- O", is CoNLL; else text.
+   */
   public static String detectFormat(Path file) {
     if (DataFiles.format(file).equals("jsonl")) return "jsonl";
     String[] first = {null};
@@ -39,7 +42,7 @@ public final class WordCorpus {
     } catch (java.io.IOException e) {
       throw new MtpfException(file + ": cannot read (" + e.getMessage() + ")", e);
     }
-    return first[0] != null && first[0].contains("\t") ? "conll" : "text";
+    return first[0] != null && (first[0].contains("\t") || first[0].startsWith("-DOCSTART-")) ? "conll" : "text";
   }
 
   static List<List<String>> readConll(Path file, BadLines bad) {

@@ -116,8 +116,10 @@ public final class RunConfig {
   public static RunConfig read(Path file) {
     if (!Files.isRegularFile(file)) throw new MtpfException(file + ": run config not found");
     RunConfig c;
-    try {
-      c = yaml().readValue(file.toFile(), RunConfig.class);
+    ObjectMapper yaml = yaml();
+    try (var parser = yaml.getFactory().createParser(file.toFile())) {
+      // An empty (or comment-only) file has no token: readValue would call that malformed.
+      c = parser.nextToken() == null ? null : yaml.readValue(parser, RunConfig.class);
     } catch (UnrecognizedPropertyException e) {
       throw new MtpfException(file + ": unknown key '" + e.getPropertyName() + "' at " + e.getPathReference(), e);
     } catch (IOException e) {
