@@ -23,7 +23,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * }
  * }</pre>
  */
-public final class Encoder implements AutoCloseable {
+public final class Encoder implements AutoCloseable, TokenStateSource {
   private final Path dir;
   private final EncoderOptions options;
   private final WordPieceTokenizer tokenizer;
@@ -82,10 +82,12 @@ public final class Encoder implements AutoCloseable {
     return options;
   }
 
+  @Override
   public WordPieceTokenizer tokenizer() {
     return tokenizer;
   }
 
+  @Override
   public int hiddenSize() {
     return hiddenSize;
   }
@@ -177,6 +179,23 @@ public final class Encoder implements AutoCloseable {
       }
     });
     return List.of(out);
+  }
+
+  /**
+   * Last hidden state of an already tokenized, padded batch: row-major [batch, seq, hidden]. The encoder holds the
+   * base model only, so {@code adapter} must be empty; task adapters run in a PretrainSession.
+   */
+  @Override
+  public float[] tokenStates(Batch batch, String adapter) {
+    if (adapter != null && !adapter.isEmpty())
+      throw new MtpfException("Encoder runs the base model only; adapter '" + adapter + "' is not loaded here");
+    float[] out = new float[batch.batchSize() * batch.seqLen() * hiddenSize];
+    withNative(n -> {
+      n.last_hidden_state(batch.inputIds(), batch.attentionMask(), batch.tokenTypeIds(), batch.batchSize(),
+          batch.seqLen(), out);
+      return null;
+    });
+    return out;
   }
 
   /** Writes the model as an HF folder (config.json, model.safetensors, tokenizer files). */

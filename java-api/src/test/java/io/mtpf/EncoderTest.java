@@ -82,6 +82,20 @@ class EncoderTest {
   }
 
   @Test
+  void tokenStatesOfABatchEqualTokenEmbeddings() {
+    try (Encoder enc = Encoder.load(bert)) {
+      var encodings = List.of(enc.tokenizer().encode("the big cat", 24), enc.tokenizer().encode("a dog", 24));
+      var batch = io.mtpf.tokenizer.Batch.pad(encodings, 0);
+      float[] states = enc.tokenStates(batch, "");
+      TokenEmbeddings second = enc.tokenEmbeddings("a dog");
+      int h = enc.hiddenSize();
+      for (int t = 0; t < second.vectors().length; t++)
+        for (int j = 0; j < h; j++) assertEquals(second.vectors()[t][j], states[(batch.seqLen() + t) * h + j], 1e-5);
+      assertThrows(MtpfException.class, () -> enc.tokenStates(batch, "tc"));
+    }
+  }
+
+  @Test
   void saveWritesALoadableFolder() {
     Path out = tmp.resolve("saved");
     try (Encoder enc = Encoder.load(bert)) {

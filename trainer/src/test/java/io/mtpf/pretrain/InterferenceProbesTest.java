@@ -361,24 +361,4 @@ class InterferenceProbesTest {
       throw new java.io.UncheckedIOException(e);
     }
   }
-
-  // ---- EncoderTokenStates: a batch back to words ----
-
-  @Test
-  void batchRowsSurviveTheTripBackToWords() {
-    List<List<String>> sentences = List.of(SENTENCES.get(2), List.of("unknownword", "Paris"), SENTENCES.get(1), List.of());
-    List<Encoding> encodings = sentences.stream().map(tokenizer::encodeWords).toList();
-    Batch batch = Batch.pad(encodings, PAD);
-    List<List<String>> words = EncoderTokenStates.wordsOf(batch, tokenizer);
-    assertEquals(List.of("playing", "unaffable", ",", "don", "'", "t"), words.get(0));
-    assertEquals(List.of("[UNK]", "paris"), words.get(1));
-    for (int r = 0; r < sentences.size(); r++) {
-      Encoding again = tokenizer.encodeWords(words.get(r));
-      assertArrayEquals(encodings.get(r).ids(), again.ids());
-      EncoderTokenStates.requireSameIds(batch, r, again);
-    }
-    MtpfException e = assertThrows(MtpfException.class,
-        () -> EncoderTokenStates.requireSameIds(batch, 0, tokenizer.encodeWords(List.of("paris"))));
-    assertTrue(e.getMessage().contains("does not survive re-encoding"), e.getMessage());
-  }
 }
