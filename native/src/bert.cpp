@@ -146,16 +146,8 @@ class BertModel : public EncoderModel {
 
   EncoderOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& token_type_ids, bool output_hidden_states) override {
-    EncoderOutput out;
-    auto hidden = embeddings_->forward(input_ids, token_type_ids);
-    auto mask_bias = attention_mask_bias(attention_mask, hidden.scalar_type());
-    if (output_hidden_states) out.hidden_states.push_back(hidden);
-    for (auto& layer : encoder_->layers) {
-      hidden = layer->forward(hidden, mask_bias);
-      if (output_hidden_states) out.hidden_states.push_back(hidden);
-    }
-    out.last_hidden_state = hidden;
-    return out;
+    return encoder_run_layers(embeddings_->forward(input_ids, token_type_ids), attention_mask, encoder_->layers,
+                              output_hidden_states);
   }
 
  private:

@@ -109,16 +109,8 @@ class DistilBertModel : public EncoderModel {
   EncoderOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& /*token_type_ids: DistilBERT has none*/,
                         bool output_hidden_states) override {
-    EncoderOutput out;
-    auto hidden = embeddings_->forward(input_ids);
-    auto mask_bias = attention_mask_bias(attention_mask, hidden.scalar_type());
-    if (output_hidden_states) out.hidden_states.push_back(hidden);
-    for (auto& layer : transformer_->layers) {
-      hidden = layer->forward(hidden, mask_bias);
-      if (output_hidden_states) out.hidden_states.push_back(hidden);
-    }
-    out.last_hidden_state = hidden;
-    return out;
+    return encoder_run_layers(embeddings_->forward(input_ids), attention_mask, transformer_->layers,
+                              output_hidden_states);
   }
 
  private:

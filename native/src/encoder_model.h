@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "attention.h"
 #include "config.h"
 
 namespace mtpf {
@@ -31,6 +32,22 @@ class EncoderModel : public torch::nn::Module {
  protected:
   EncoderConfig config_;
 };
+
+// The post-LN layer stack shared by every architecture: layers over the embeddings output under one padding mask,
+// collecting each hidden state when asked (HF's output_hidden_states).
+template <typename Layer>
+EncoderOutput encoder_run_layers(torch::Tensor hidden, const torch::Tensor& attention_mask,
+                                 const std::vector<std::shared_ptr<Layer>>& layers, bool output_hidden_states) {
+  EncoderOutput out;
+  auto mask_bias = attention_mask_bias(attention_mask, hidden.scalar_type());
+  if (output_hidden_states) out.hidden_states.push_back(hidden);
+  for (auto& layer : layers) {
+    hidden = layer->forward(hidden, mask_bias);
+    if (output_hidden_states) out.hidden_states.push_back(hidden);
+  }
+  out.last_hidden_state = hidden;
+  return out;
+}
 
 // Builds the architecture named by config.model_type, randomly initialised as HF does (normal(0, 0.02)).
 std::shared_ptr<EncoderModel> encoder_model_create(const EncoderConfig& config);

@@ -91,6 +91,9 @@ public class EncoderBenchmark {
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     so.setIntraOpNumThreads(threads);
     so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+    // ORT's idle threads spin by default; in one process with libtorch's OpenMP pool that would steal the cores
+    // from the other engine's runs. Both engines get the cores only while they compute.
+    so.addConfigEntry("session.intra_op.allow_spinning", "0");
     ort = env.createSession(onnx, so);
   }
 
