@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "kmeans.h"
+#include "logistic_regression.h"
 #include "train_session.h"
 #include "model_folder.h"
 #include "pooling.h"
@@ -258,6 +259,23 @@ void Trainer::export_head(const std::string& dir) const {
   });
 }
 
+void Trainer::set_stage(int stage, double lr, long long total_steps, long long warmup_steps) {
+  guarded("set_stage", [&] {
+    impl_->session->set_stage(stage, lr, total_steps, warmup_steps);
+    return 0;
+  });
+}
+
+void Trainer::ner_logits(const int64_t* ids, const int64_t* mask, int batch, int seq, float* out) {
+  guarded("ner_logits", [&] {
+    if (!ids || !mask || !out || batch <= 0 || seq <= 0) fail("ner_logits: empty input or null buffer");
+    auto t_ids = torch::from_blob(const_cast<int64_t*>(ids), {batch, seq}, torch::kLong);
+    auto t_mask = torch::from_blob(const_cast<int64_t*>(mask), {batch, seq}, torch::kLong);
+    EncoderImpl::copy_out(impl_->session->ner_logits(t_ids, t_mask), out);
+    return 0;
+  });
+}
+
 void Trainer::token_states(const int64_t* ids, const int64_t* mask, int batch, int seq, const std::string& adapter,
                            float* out) {
   guarded("token_states", [&] {
@@ -299,6 +317,46 @@ void kmeans_assign(const float* x, long long n, int d, const float* centers, int
     auto C = torch::from_blob(const_cast<float*>(centers), {k, d}, torch::kFloat32);
     auto ids = kmeans_predict(X, C).to(torch::kInt32).contiguous();
     std::memcpy(labels, ids.data_ptr<int32_t>(), n * sizeof(int32_t));
+    return 0;
+  });
+}
+
+// ---- logistic regression ----
+
+void logistic_regression_fit_predict(const float* x_train, long long n_train, int d, const int* y_train, int classes,
+                                     const float* x_test, long long n_test, double C, int max_iter, int* predictions,
+                                     float* probabilities, double* stats) {
+  guarded("logistic_regression_fit_predict", [&] {
+    if (!x_train || !y_train || n_train <= 0 || d <= 0 || n_test < 0 || (n_test > 0 && (!x_test || !predictions)))
+      fail("logistic_regression_fit_predict: empty input or null buffer");
+    if (classes < 2) fail("logistic_regression_fit_predict: classes must be at least 2, got ", classes);
+    for (long long i = 0; i < n_train; ++i)
+      if (y_train[i] < 0 || y_train[i] >= classes)
+        fail("logistic_regression_fit_predict: y_train[", i, "] = ", y_train[i], " is outside [0, ", classes, ")");
+    auto X = torch::from_blob(const_cast<float*>(x_train), {n_train, d}, torch::kFloat32);
+    auto y = torch::from_blob(const_cast<int*>(y_train), {n_train}, torch::kInt32);
+    LogisticRegressionOptions options;
+    options.C = C;
+    options.max_iter = max_iter;
+    auto model = logistic_regression_fit(X, y, options);
+    if (n_test > 0) {
+      auto T = torch::from_blob(const_cast<float*>(x_test), {n_test, d}, torch::kFloat32);
+      auto labels = logistic_regression_predict(model, T).to(torch::kInt32).contiguous();
+      std::memcpy(predictions, labels.data_ptr<int32_t>(), n_test * sizeof(int32_t));
+      if (probabilities) {
+        auto p = logistic_regression_predict_proba(model, T).to(torch::kFloat32).contiguous();
+        const float* src = p.data_ptr<float>();
+        const size_t k = model.classes.size();
+        std::fill(probabilities, probabilities + n_test * classes, 0.0f);
+        for (long long i = 0; i < n_test; ++i)
+          for (size_t c = 0; c < k; ++c) probabilities[i * classes + model.classes[c]] = src[i * k + c];
+      }
+    }
+    if (stats) {
+      stats[0] = model.n_iter;
+      stats[1] = model.converged ? 1.0 : 0.0;
+      stats[2] = model.objective;
+    }
     return 0;
   });
 }

@@ -19,10 +19,10 @@ namespace mtpf {
 
 // ---- config ----
 
-bool TrainConfig::uses_tc() const { return strategy != "pf-ner"; }
+bool TrainConfig::uses_tc() const { return strategy != "pf-ner" && strategy != "ner-adapt"; }
 bool TrainConfig::uses_ner() const { return strategy != "pf-tc"; }
-bool TrainConfig::uses_loras() const { return strategy == "mtpf-tpl" || strategy == "pf-l"; }
-bool TrainConfig::frozen_backbone() const { return strategy == "pf-l"; }
+bool TrainConfig::uses_loras() const { return strategy == "mtpf-tpl" || strategy == "pf-l" || strategy == "ner-adapt"; }
+bool TrainConfig::frozen_backbone() const { return strategy == "pf-l" || strategy == "ner-adapt"; }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   TrainConfig c;
@@ -55,9 +55,14 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   get("seed", c.seed);
   get("device", c.device);
   get("precision", c.precision);
-  const std::vector<std::string> strategies{"pf-tc", "pf-ner", "mtpf", "mtpf-tpl", "pf-l"};
+  get("adapter_init", c.adapter_init);
+  get("stage", c.stage);
+  const std::vector<std::string> strategies{"pf-tc", "pf-ner", "mtpf", "mtpf-tpl", "pf-l", "ner-adapt"};
   if (std::find(strategies.begin(), strategies.end(), c.strategy) == strategies.end())
-    fail("unknown strategy '", c.strategy, "' (pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l)");
+    fail("unknown strategy '", c.strategy, "' (pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l, ner-adapt)");
+  if (c.strategy == "ner-adapt" && c.stage != 1 && c.stage != 2)
+    fail("ner-adapt runs in stage 1 (head only) or 2 (LoRA + head), not ", c.stage);
+  if (c.strategy != "ner-adapt") c.stage = 0;
   if (c.pcgrad && !(c.strategy == "mtpf" || c.strategy == "mtpf-tpl"))
     fail("pcgrad applies to mtpf and mtpf-tpl, not ", c.strategy);
   if (c.schedule != "constant" && c.schedule != "linear" && c.schedule != "cosine")
@@ -75,7 +80,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"lr", lr}, {"weight_decay", weight_decay}, {"beta1", beta1}, {"beta2", beta2}, {"eps", eps},
           {"clip_norm", clip_norm}, {"warmup_steps", warmup_steps}, {"total_steps", total_steps},
           {"schedule", schedule}, {"accumulation", accumulation}, {"seed", seed}, {"device", device},
-          {"precision", precision}};
+          {"precision", precision}, {"adapter_init", adapter_init}, {"stage", stage}};
 }
 
 double lr_at(const TrainConfig& c, int64_t step) {
@@ -154,6 +159,11 @@ TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& conf
   auto& model = *loaded_.model;
   const auto& mc = model.config();
 
+  if (!config_.adapter_init.empty()) {
+    // A task-primary adapter seeds the LoRA of the layers it covers; lora_inject below keeps those as they are.
+    auto seeded = peft_load(model, config_.adapter_init, "ner", /*is_trainable=*/true);
+    if (seeded.empty()) fail(config_.adapter_init, ": the adapter covers no module of this model");
+  }
   if (config_.uses_loras()) {
     std::vector<int> layers;
     for (int i = 1; config_.last_layers > 0 && i <= config_.last_layers; ++i) layers.push_back(-i);
@@ -168,7 +178,14 @@ TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& conf
   model.to(device_);
   if (ner_head_) ner_head_->to(device_);
   model.train();
+  build_optimizer();
+}
 
+void TrainSession::build_optimizer() {
+  auto& model = *loaded_.model;
+  if (config_.strategy == "ner-adapt") lora_set_trainable(model, "ner", config_.stage == 2);
+  shared_.clear();
+  trainable_.clear();
   std::vector<torch::Tensor> decay, no_decay;
   for (auto& p : model.named_parameters()) {
     const bool adapter = lora_is_adapter_key(p.key());
@@ -195,6 +212,30 @@ TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& conf
   no_decay_options.weight_decay(0.0);
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
   optimizer_ = std::make_unique<torch::optim::AdamW>(groups, options);
+}
+
+void TrainSession::set_stage(int stage, double lr, int64_t total_steps, int64_t warmup_steps) {
+  if (config_.strategy != "ner-adapt") fail("stages belong to ner-adapt, not ", config_.strategy);
+  if (stage != 1 && stage != 2) fail("stage must be 1 (head only) or 2 (LoRA + head), got ", stage);
+  config_.stage = stage;
+  config_.lr = lr;
+  config_.total_steps = total_steps;
+  config_.warmup_steps = warmup_steps;
+  clear_grads(trainable_);
+  build_optimizer();  // a fresh AdamW for the new trainable set, as a new fine-tuning stage
+  step_ = 0;
+  micro_step_ = 0;
+}
+
+torch::Tensor TrainSession::ner_logits(const torch::Tensor& ids, const torch::Tensor& mask) {
+  if (!ner_head_) fail("strategy ", config_.strategy, " has no NER head");
+  torch::NoGradGuard no_grad;
+  ActiveAdapter scope(config_.uses_loras() ? "ner" : "");
+  loaded_.model->eval();
+  auto hidden = loaded_.model->forward(ids.to(device_), mask.to(device_), {}, false).last_hidden_state;
+  auto logits = ner_head_->forward(hidden.to(torch::kFloat32));
+  loaded_.model->train();
+  return logits.to(torch::kCPU);
 }
 
 torch::Tensor TrainSession::embed_pooled(const torch::Tensor& ids, const torch::Tensor& mask) {

@@ -1,6 +1,8 @@
 // TrainSession: one pre-finetuning run in native memory. Java calls step() once per (micro-)batch: both forwards,
 // both losses, the backward passes, PCGrad, gradient clipping and the AdamW update all happen here.
 //
+// Downstream NER adaptation (strategy ner-adapt) runs here too: LoRA on every layer, backbone frozen, a head over
+// the dataset's BIO labels, trained in two stages (set_stage).
 // Strategies (paper §4-6): pf-tc, pf-ner, mtpf (both losses on one backbone), mtpf-tpl (two task-primary LoRA groups
 // "tc" and "ner" on the last N layers: the TC batch runs with the tc LoRA active, the NER batch with the ner LoRA,
 // so each LoRA is updated by its own task's loss only, the backbone by both), pf-l (backbone frozen, LoRAs only);
@@ -36,6 +38,10 @@ struct TrainConfig {
   uint64_t seed = 42;
   std::string device = "cpu";
   std::string precision = "fp32";
+  // ner-adapt (downstream NER by LoRA, paper App. A): a PEFT folder seeding the "ner" LoRA, and the stage:
+  // 1 = head only (encoder and LoRA frozen), 2 = LoRA + head.
+  std::string adapter_init;
+  int stage = 1;
 
   bool uses_tc() const;
   bool uses_ner() const;
@@ -67,6 +73,11 @@ class TrainSession {
   // cosine on the shared parameters (costs a copy of the gradients) and reads losses to the host.
   StepMetrics step(const StepInputs& in, bool measure);
 
+  // ner-adapt: switch stage with a fresh optimiser and schedule.
+  void set_stage(int stage, double lr, int64_t total_steps, int64_t warmup_steps);
+  // Token logits [batch, seq, classes] of the NER head (eval mode, no grad, the ner adapter active when there is one).
+  torch::Tensor ner_logits(const torch::Tensor& ids, const torch::Tensor& mask);
+
   int64_t optimizer_steps() const { return step_; }
   int64_t micro_steps() const { return micro_step_; }
   const TrainConfig& config() const { return config_; }
@@ -91,6 +102,7 @@ class TrainSession {
   double run_tc(const StepInputs& in, double scale);
   double run_ner(const StepInputs& in, double scale);
   void optimizer_step(StepMetrics& m);
+  void build_optimizer();
 
   TrainConfig config_;
   LoadedModel loaded_;

@@ -182,3 +182,44 @@ TEST(PcGrad, ProjectsOnlyConflictingGradients) {
   EXPECT_TRUE(torch::allclose(out[0], torch::tensor({2.0, 1.0})));
   EXPECT_NEAR(gradient_cosine({torch::tensor({1.0, 0.0})}, {torch::tensor({0.0, 2.0})}), 0.0, 1e-12);
 }
+
+TEST(TrainSession, NerAdaptTrainsTheHeadFirstThenLoraAndHead) {
+  auto dir = test::write_tiny_model("bert", "ts-adapt");
+  auto c = tiny_config("ner-adapt");
+  c.last_layers = 0;  // LoRA on every layer, as downstream adaptation does
+  TrainSession s(dir.string(), c);
+  EXPECT_EQ(lora_adapter_modules(s.model(), "ner").size(), 4u * 2u);
+  auto before = snapshot(s);
+  s.step(batch(7, false, true), false);
+  auto after = snapshot(s);
+  EXPECT_FALSE(moved(before, after, [](auto& k) { return !has(k, "ner_head."); }));  // stage 1: head only
+  EXPECT_TRUE(moved(before, after, [](auto& k) { return has(k, "ner_head."); }));
+  s.set_stage(2, 1e-2, 10, 0);
+  before = after;
+  s.step(batch(8, false, true), false);
+  after = snapshot(s);
+  EXPECT_TRUE(moved(before, after, [](auto& k) { return has(k, ".lora_B.ner."); }));
+  EXPECT_FALSE(moved(before, after, [](auto& k) { return !has(k, ".lora_") && !has(k, "ner_head."); }));
+  auto logits = s.ner_logits(batch(9, false, true).ner_ids, torch::ones({4, 8}, torch::kLong));
+  EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{4, 8, 5}));
+}
+
+TEST(TrainSession, NerAdaptStartsFromATaskPrimaryAdapter) {
+  auto dir = test::write_tiny_model("bert", "ts-seed");
+  auto out = test::temp_dir("ts-seed-out");
+  {
+    auto tpl_config = tiny_config("mtpf-tpl");
+    tpl_config.last_layers = 1;  // task-primary LoRA on the last of the 2 layers only
+    TrainSession tpl(dir.string(), tpl_config);
+    for (int i = 0; i < 2; ++i) tpl.step(batch(20 + i, true, true), false);
+    tpl.export_adapter("ner", (out / "ner").string());
+  }
+  auto c = tiny_config("ner-adapt");
+  c.last_layers = 0;
+  c.adapter_init = (out / "ner").string();
+  TrainSession s(dir.string(), c);
+  // The last layer carries the task-primary weights (B no longer zero); the first layer starts from PEFT's init.
+  auto params = s.model().named_parameters();
+  EXPECT_GT(params["encoder.layer.1.attention.self.query.lora_B.ner.weight"].abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(params["encoder.layer.0.attention.self.query.lora_B.ner.weight"].abs().sum().item<double>(), 0.0);
+}

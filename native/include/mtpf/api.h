@@ -75,6 +75,10 @@ class Trainer {
   void export_backbone(const std::string& dir) const;
   void export_adapter(const std::string& name, const std::string& dir) const;
   void export_head(const std::string& dir) const;
+  // ner-adapt: switch to stage 1 (head only) or 2 (LoRA + head) with a fresh AdamW and schedule.
+  void set_stage(int stage, double lr, long long total_steps, long long warmup_steps);
+  // NER head logits [batch, seq, classes] in eval mode (the ner adapter active when there is one).
+  void ner_logits(const int64_t* input_ids, const int64_t* attention_mask, int batch, int seq, float* out);
   // Last hidden state in eval mode, no grad, with `adapter` active ("" = base); out [batch, seq, hidden].
   void token_states(const int64_t* input_ids, const int64_t* attention_mask, int batch, int seq,
                     const std::string& adapter, float* out);
@@ -89,6 +93,15 @@ void kmeans_fit(const float* x, long long n, int d, int k, int batch_size, int m
                 const std::string& device, float* centers, int* labels, double* stats);
 // Nearest-centre ids of x [n, d] for centers [k, d].
 void kmeans_assign(const float* x, long long n, int d, const float* centers, int k, int* labels);
+
+// scikit-learn's LogisticRegression(C=C, max_iter=max_iter) (lbfgs, tol 1e-4; multinomial for > 2 classes, one
+// logistic for 2) fitted on x_train [n_train, d] with labels y_train in [0, classes), then applied to x_test
+// [n_test, d]: the linear probe of MTEB classification. Only labels present in y_train can be predicted.
+// Writes predictions [n_test]; probabilities [n_test, classes] unless null (0 for labels absent from y_train);
+// stats (3 doubles) unless null: iterations, converged (1 / 0: 0 means stopped at max_iter), final objective.
+void logistic_regression_fit_predict(const float* x_train, long long n_train, int d, const int* y_train, int classes,
+                                     const float* x_test, long long n_test, double C, int max_iter, int* predictions,
+                                     float* probabilities, double* stats);
 
 // Writes a model folder for the config.json at config_path, initialised as HF does (weights ~ N(0, 0.02),
 // seeded): the starting point for a model without pretrained weights, and for tests.

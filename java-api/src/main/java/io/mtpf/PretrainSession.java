@@ -113,6 +113,24 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
     });
   }
 
+  /** ner-adapt: stage 1 (head only) or 2 (LoRA + head), each with a fresh AdamW and schedule. */
+  public void setStage(int stage, double lr, long totalSteps, long warmupSteps) {
+    call(t -> {
+      t.set_stage(stage, lr, totalSteps, warmupSteps);
+      return null;
+    });
+  }
+
+  /** NER head logits, row-major [batch, seq, classes], in eval mode. */
+  public float[] nerLogits(Batch batch, int classes) {
+    float[] out = new float[batch.batchSize() * batch.seqLen() * classes];
+    call(t -> {
+      t.ner_logits(batch.inputIds(), batch.attentionMask(), batch.batchSize(), batch.seqLen(), out);
+      return null;
+    });
+    return out;
+  }
+
   /** Last hidden state [batch][seq][hidden] in eval mode with {@code adapter} active ("" = base only). */
   @Override
   public float[] tokenStates(Batch batch, String adapter) {

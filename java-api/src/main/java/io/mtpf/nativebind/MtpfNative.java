@@ -127,6 +127,15 @@ public final class MtpfNative {
 
     public native void export_head(@StdString String dir);
 
+    public native void set_stage(int stage, double lr, long totalSteps, long warmupSteps);
+
+    public native void ner_logits(
+        @Cast("const int64_t*") long[] inputIds,
+        @Cast("const int64_t*") long[] attentionMask,
+        int batch,
+        int seq,
+        float[] out);
+
     public native void token_states(
         @Cast("const int64_t*") long[] inputIds,
         @Cast("const int64_t*") long[] attentionMask,
@@ -140,6 +149,11 @@ public final class MtpfNative {
       @StdString String device, float[] centers, int[] labels, double[] stats);
 
   public static native void kmeans_assign(float[] x, long n, int d, float[] centers, int k, int[] labels);
+
+  /** scikit-learn's LogisticRegression(C, max_iter) fitted and applied; probabilities and stats may be null. */
+  public static native void logistic_regression_fit_predict(@Cast("const float*") float[] xTrain, long nTrain, int d,
+      @Cast("const int*") int[] yTrain, int classes, @Cast("const float*") float[] xTest, long nTest, double c,
+      int maxIter, int[] predictions, float[] probabilities, double[] stats);
 
   public static native void model_init_random(@StdString String configPath, @StdString String outDir, long seed);
 
