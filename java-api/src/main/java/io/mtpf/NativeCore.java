@@ -34,7 +34,8 @@ public final class NativeCore {
     return call("cuda_available", MtpfNative::cuda_available);
   }
 
-  static void ensureThreads() {
+  /** Sets the thread count to the core count unless it was set already. */
+  public static void ensureThreads() {
     if (!threadsSet) {
       synchronized (NativeCore.class) {
         if (!threadsSet) setThreads(Runtime.getRuntime().availableProcessors());
@@ -43,7 +44,7 @@ public final class NativeCore {
   }
 
   /** Runs a native call; a C++ exception (already a RuntimeException from JavaCPP) becomes an MtpfException. */
-  static <T> T call(String what, Supplier<T> body) {
+  public static <T> T call(String what, Supplier<T> body) {
     try {
       return body.get();
     } catch (MtpfException e) {

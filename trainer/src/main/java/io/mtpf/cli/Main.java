@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       ModelsCommand.class,
       PretrainCommand.class,
       PseudoLabelCommand.class,
+      AdaptNerCommand.class,
       EncodeCommand.class,
       TokenizeCommand.class,
       CommandLine.HelpCommand.class

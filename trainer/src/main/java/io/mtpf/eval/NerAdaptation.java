@@ -1,0 +1,167 @@
+package io.mtpf.eval;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mtpf.MtpfException;
+import io.mtpf.PretrainSession;
+import io.mtpf.StepMetrics;
+import io.mtpf.data.LabelMap;
+import io.mtpf.data.NerDataset;
+import io.mtpf.tokenizer.Batch;
+import io.mtpf.tokenizer.Encoding;
+import io.mtpf.tokenizer.WordPieceTokenizer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * Downstream NER by LoRA (paper §3, Appendix A): LoRA rank 32, alpha 64 on query, key and the MLP of every layer, a
+ * linear head over the dataset's BIO labels; first the head alone with the encoder frozen, then LoRA and head
+ * together; batch 64, AdamW with weight decay 0.01. A task-primary ner adapter, when given, seeds the LoRA of the
+ * layers it covers. Labels go on each word's first sub-token (-100 elsewhere), as HF's run_ner does. The epoch is
+ * selected by dev F1 when there is a dev split, else the last one is taken. Scores: seqeval's entity F1.
+ */
+public final class NerAdaptation {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The protocol's knobs; {@link #paper()} is Appendix A's setting. */
+  public record Settings(int headEpochs, int jointEpochs, int batchSize, double lr, double weightDecay, int r,
+      double alpha, int maxLength, long seed, String device) {
+    public static Settings paper() {
+      return new Settings(10, 30, 64, 5e-4, 0.01, 32, 64, 128, 42, "cpu");
+    }
+
+    public Settings withEpochs(int head, int joint) {
+      return new Settings(head, joint, batchSize, lr, weightDecay, r, alpha, maxLength, seed, device);
+    }
+
+    public Settings withSeed(long s) {
+      return new Settings(headEpochs, jointEpochs, batchSize, lr, weightDecay, r, alpha, maxLength, s, device);
+    }
+  }
+
+  /** One epoch: its stage (1 head, 2 LoRA + head), mean training loss, and dev F1 (NaN without dev). */
+  public record Epoch(int epoch, int stage, double loss, double devF1) {}
+
+  /** The selected epoch's scores. */
+  public record Result(EntityF1.Report test, double devF1, int selectedEpoch, List<Epoch> history, long seed) {}
+
+  private NerAdaptation() {}
+
+  /**
+   * Adapts {@code backbone} (an HF folder) to {@code train}; {@code nerAdapter} (a PEFT folder) may be null.
+   * {@code exportDir}, when given, receives the final adapter with its head and the label map.
+   */
+  public static Result run(Path backbone, Path nerAdapter, NerDataset train, NerDataset dev, NerDataset test,
+      Settings s, Path exportDir, Consumer<String> log) {
+    if (train.size() == 0) throw new MtpfException("adapt-ner: the train split '" + train.name() + "' is empty");
+    LabelMap labels = train.labels();
+    if (dev != null) dev.labels().requireSame(labels, "dev split " + dev.name());
+    test.labels().requireSame(labels, "test split " + test.name());
+    int stepsPerEpoch = (train.size() + s.batchSize() - 1) / s.batchSize();
+    ObjectNode config = JSON.createObjectNode();
+    config.put("strategy", "ner-adapt");
+    config.put("stage", 1);
+    config.put("ner_classes", labels.size());
+    config.put("lora_r", s.r());
+    config.put("lora_alpha", s.alpha());
+    config.put("last_layers", 0);
+    config.putPOJO("lora_targets", List.of("query", "key", "mlp"));
+    config.put("lr", s.lr());
+    config.put("weight_decay", s.weightDecay());
+    config.put("total_steps", Math.max(1, s.headEpochs() * stepsPerEpoch));
+    config.put("schedule", "linear");
+    config.put("seed", s.seed());
+    config.put("device", s.device());
+    config.put("adapter_init", nerAdapter == null ? "" : nerAdapter.toString());
+    try (PretrainSession session = PretrainSession.open(backbone, config.toString())) {
+      WordPieceTokenizer tok = session.tokenizer();
+      List<Encoding> encodings = new ArrayList<>(train.size());
+      List<int[]> tokenLabels = new ArrayList<>(train.size());
+      for (int i = 0; i < train.size(); i++) {
+        Encoding e = tok.encodeWords(train.sentences().get(i).words(), s.maxLength());
+        encodings.add(e);
+        tokenLabels.add(e.tokenLabels(train.tagIds(i)));
+      }
+      List<Epoch> history = new ArrayList<>();
+      EntityF1.Report bestTest = null;
+      double bestDev = Double.NEGATIVE_INFINITY;
+      int bestEpoch = 0;
+      Random rng = new Random(s.seed());
+      int epochs = s.headEpochs() + s.jointEpochs();
+      for (int epoch = 1; epoch <= epochs; epoch++) {
+        int stage = epoch <= s.headEpochs() ? 1 : 2;
+        if (epoch == s.headEpochs() + 1)
+          session.setStage(2, s.lr(), Math.max(1, (long) s.jointEpochs() * stepsPerEpoch), 0);
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < train.size(); i++) order.add(i);
+        Collections.shuffle(order, rng);
+        double lossSum = 0;
+        int batches = 0;
+        for (int start = 0; start < order.size(); start += s.batchSize()) {
+          List<Integer> rows = order.subList(start, Math.min(order.size(), start + s.batchSize()));
+          List<Encoding> part = new ArrayList<>(rows.size());
+          for (int r : rows) part.add(encodings.get(r));
+          Batch b = Batch.pad(part, tok.padId());
+          long[] y = new long[b.batchSize() * b.seqLen()];
+          Arrays.fill(y, -100);
+          for (int i = 0; i < rows.size(); i++) {
+            int[] l = tokenLabels.get(rows.get(i));
+            for (int t = 0; t < l.length; t++) y[i * b.seqLen() + t] = l[t];
+          }
+          StepMetrics m = session.step(null, null, b, y, false);
+          lossSum += m.nerLoss();
+          batches++;
+        }
+        double devF1 = dev == null ? Double.NaN : EntityF1.f1(dev.tagSequences(), predict(session, tok, dev, labels, s));
+        history.add(new Epoch(epoch, stage, lossSum / batches, devF1));
+        log.accept(String.format("adapt-ner %s seed %d epoch %d/%d (stage %d): loss %.4f%s", train.name(), s.seed(),
+            epoch, epochs, stage, lossSum / batches, dev == null ? "" : String.format(", dev F1 %.4f", devF1)));
+        boolean select = dev == null ? epoch == epochs : devF1 > bestDev;
+        if (select) {
+          bestDev = devF1;
+          bestEpoch = epoch;
+          bestTest = EntityF1.evaluate(test.tagSequences(), predict(session, tok, test, labels, s));
+        }
+      }
+      if (exportDir != null) {
+        session.exportAdapter("ner", exportDir);
+        labels.save(exportDir.resolve("labels.json"));
+      }
+      return new Result(bestTest, bestDev, bestEpoch, history, s.seed());
+    }
+  }
+
+  /** Predicted IOB2 tags per word: the argmax at each word's first sub-token; a word without tokens gets "O". */
+  static List<List<String>> predict(PretrainSession session, WordPieceTokenizer tok, NerDataset data, LabelMap labels,
+      Settings s) {
+    List<List<String>> out = new ArrayList<>(data.size());
+    int k = labels.size();
+    for (int start = 0; start < data.size(); start += s.batchSize()) {
+      int end = Math.min(data.size(), start + s.batchSize());
+      List<Encoding> part = new ArrayList<>(end - start);
+      for (int i = start; i < end; i++) part.add(tok.encodeWords(data.sentences().get(i).words(), s.maxLength()));
+      Batch b = Batch.pad(part, tok.padId());
+      float[] logits = session.nerLogits(b, k);
+      for (int i = 0; i < part.size(); i++) {
+        int[] first = part.get(i).firstSubtokenIndices();
+        List<String> tags = new ArrayList<>(first.length);
+        for (int w = 0; w < first.length; w++) {
+          if (first[w] < 0) {
+            tags.add("O");
+            continue;
+          }
+          int base = (i * b.seqLen() + first[w]) * k, best = 0;
+          for (int c = 1; c < k; c++) if (logits[base + c] > logits[base + best]) best = c;
+          tags.add(labels.name(best));
+        }
+        out.add(tags);
+      }
+    }
+    return out;
+  }
+}

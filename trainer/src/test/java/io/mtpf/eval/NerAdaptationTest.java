@@ -1,0 +1,67 @@
+package io.mtpf.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mtpf.Encoder;
+import io.mtpf.data.BadLines;
+import io.mtpf.data.NerDataset;
+import io.mtpf.data.NerReaders;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Downstream NER by LoRA on a tiny random model: stages, epoch selection, export, determinism. */
+class NerAdaptationTest {
+  @TempDir Path tmp;
+
+  static final List<String> VOCAB = List.of("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "paris", "london", "anna",
+      "tom", "went", "to", "met", "in", ".");
+
+  Path tinyModel() throws Exception {
+    Path config = tmp.resolve("config.json");
+    Files.writeString(config, """
+        {"model_type":"bert","vocab_size":14,"hidden_size":16,"num_hidden_layers":2,"num_attention_heads":2,
+         "intermediate_size":32,"max_position_embeddings":32,"type_vocab_size":2,"hidden_act":"gelu"}""");
+    Path dir = tmp.resolve("model");
+    Encoder.initRandom(config, dir, 5);
+    Files.write(dir.resolve("vocab.txt"), VOCAB);
+    return dir;
+  }
+
+  Path conll(String name, int copies) throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < copies; i++) {
+      lines.addAll(List.of("anna\tB-PER", "went\tO", "to\tO", "paris\tB-LOC", ".\tO", ""));
+      lines.addAll(List.of("tom\tB-PER", "met\tO", "anna\tB-PER", "in\tO", "london\tB-LOC", ""));
+    }
+    Path f = tmp.resolve(name);
+    Files.write(f, lines);
+    return f;
+  }
+
+  @Test
+  void learnsATrivialTaggingAndExportsItsAdapter() throws Exception {
+    Path model = tinyModel();
+    NerDataset train = NerReaders.read(conll("train.txt", 8), BadLines.fail());
+    NerDataset dev = NerReaders.read(conll("dev.txt", 1), train.labels(), BadLines.fail());
+    var settings = new NerAdaptation.Settings(2, 6, 8, 5e-2, 0.01, 4, 8, 16, 3, "cpu");
+    Path export = tmp.resolve("adapter");
+    var r = NerAdaptation.run(model, null, train, dev, dev, settings, export, line -> {});
+    assertEquals(8, r.history().size());
+    assertEquals(1, r.history().get(0).stage());
+    assertEquals(2, r.history().get(7).stage());
+    assertTrue(r.history().get(7).loss() < r.history().get(0).loss(), "the loss falls: " + r.history());
+    assertTrue(r.test().f1() > 0.5, "a trivial tagging is learnt: " + r.test().f1());
+    assertEquals(r.devF1(), r.history().get(r.selectedEpoch() - 1).devF1(), 0.0);
+    assertTrue(Files.exists(export.resolve("adapter_config.json")));
+    assertTrue(Files.exists(export.resolve("head_ner.safetensors")));
+    assertTrue(Files.exists(export.resolve("labels.json")));
+    // Same seed, same result.
+    var again = NerAdaptation.run(model, null, train, dev, dev, settings, null, line -> {});
+    assertEquals(r.test().f1(), again.test().f1(), 0.0);
+  }
+}
