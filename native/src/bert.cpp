@@ -125,17 +125,7 @@ struct BertLayer : torch::nn::Module {
   }
 };
 
-struct BertEncoder : torch::nn::Module {
-  std::vector<std::shared_ptr<BertLayer>> layers;
-
-  explicit BertEncoder(const EncoderConfig& c) {
-    auto list = register_module("layer", torch::nn::ModuleList());
-    for (int i = 0; i < c.num_hidden_layers; ++i) {
-      layers.push_back(std::make_shared<BertLayer>(c));
-      list->push_back(layers.back());
-    }
-  }
-};
+using BertEncoder = LayerStack<BertLayer>;
 
 class BertModel : public EncoderModel {
  public:

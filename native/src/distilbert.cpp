@@ -87,17 +87,7 @@ struct TransformerBlock : torch::nn::Module {
   }
 };
 
-struct Transformer : torch::nn::Module {
-  std::vector<std::shared_ptr<TransformerBlock>> layers;
-
-  explicit Transformer(const EncoderConfig& c) {
-    auto list = register_module("layer", torch::nn::ModuleList());
-    for (int i = 0; i < c.num_hidden_layers; ++i) {
-      layers.push_back(std::make_shared<TransformerBlock>(c));
-      list->push_back(layers.back());
-    }
-  }
-};
+using Transformer = LayerStack<TransformerBlock>;
 
 class DistilBertModel : public EncoderModel {
  public:

@@ -33,6 +33,20 @@ class EncoderModel : public torch::nn::Module {
   EncoderConfig config_;
 };
 
+// The "layer" list of an encoder ("encoder.layer.N" in BERT, "transformer.layer.N" in DistilBERT).
+template <typename Layer>
+struct LayerStack : torch::nn::Module {
+  std::vector<std::shared_ptr<Layer>> layers;
+
+  explicit LayerStack(const EncoderConfig& c) {
+    auto list = register_module("layer", torch::nn::ModuleList());
+    for (int i = 0; i < c.num_hidden_layers; ++i) {
+      layers.push_back(std::make_shared<Layer>(c));
+      list->push_back(layers.back());
+    }
+  }
+};
+
 // The post-LN layer stack shared by every architecture: layers over the embeddings output under one padding mask,
 // collecting each hidden state when asked (HF's output_hidden_states).
 template <typename Layer>

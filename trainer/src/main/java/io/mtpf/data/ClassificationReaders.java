@@ -66,25 +66,8 @@ public final class ClassificationReaders {
     return parent == null || parent.getFileName() == null ? base : parent.getFileName() + "/" + base;
   }
 
-  private static String stripBom(String firstLine) {
-    return firstLine.startsWith("\uFEFF") ? firstLine.substring(1) : firstLine;
-  }
-
   private static void readJsonLines(Path file, Columns columns, Examples examples) {
-    DataFiles.forEachLine(file, (lineNo, raw) -> {
-      String line = lineNo == 1 ? stripBom(raw) : raw;
-      if (line.isBlank()) return;
-      JsonNode node;
-      try {
-        node = JSON.readTree(line);
-      } catch (IOException e) {
-        examples.bad(lineNo, "malformed JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
-        return;
-      }
-      if (node == null || !node.isObject()) {
-        examples.bad(lineNo, "not a JSON object");
-        return;
-      }
+    DataFiles.forEachJsonObject(file, (lineNo, node) -> {
       JsonNode text = node.get(columns.text()), label = node.get(columns.label());
       if (text == null || !text.isTextual()) {
         examples.bad(lineNo, "no string field \"" + columns.text() + "\"");
@@ -95,7 +78,7 @@ public final class ClassificationReaders {
         return;
       }
       examples.add(text.asText(), label.asText(), lineNo);
-    });
+    }, examples::bad);
   }
 
   /** CSV (RFC 4180) or TSV with a header; {@code csv} false = split on tabs, no quoting. */
@@ -104,7 +87,7 @@ public final class ClassificationReaders {
     List<Row> pending = new ArrayList<>();
     int[][] header = {null};
     DataFiles.forEachLine(file, (lineNo, raw) -> {
-      String line = lineNo == 1 ? stripBom(raw) : raw;
+      String line = lineNo == 1 ? DataFiles.stripBom(raw) : raw;
       if (csv) {
         String error = records.accept(line, lineNo, pending);
         if (error != null) examples.bad(records.startLine(), error);

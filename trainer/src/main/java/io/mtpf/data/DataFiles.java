@@ -88,6 +88,44 @@ public final class DataFiles {
     void accept(long lineNo, String line);
   }
 
+  /** A byte-order mark at the start of a file's first line is not text. */
+  public static String stripBom(String line) {
+    return line.startsWith("\uFEFF") ? line.substring(1) : line;
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+  /**
+   * Each non-blank line of a JSON-lines file as a JSON object; a line that is malformed JSON or not an object goes to
+   * {@code bad} with the reason (which fails or skips it, as the caller's policy says).
+   */
+  public static void forEachJsonObject(Path file, JsonBody body, BadLine bad) {
+    forEachLine(file, (lineNo, raw) -> {
+      String line = lineNo == 1 ? stripBom(raw) : raw;
+      if (line.isBlank()) return;
+      com.fasterxml.jackson.databind.JsonNode node;
+      try {
+        node = JSON.readTree(line);
+      } catch (IOException e) {
+        bad.report(lineNo, "malformed JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
+        return;
+      }
+      if (node == null || !node.isObject()) {
+        bad.report(lineNo, "not a JSON object");
+        return;
+      }
+      body.accept(lineNo, node);
+    });
+  }
+
+  public interface JsonBody {
+    void accept(long lineNo, com.fasterxml.jackson.databind.JsonNode node);
+  }
+
+  public interface BadLine {
+    void report(long lineNo, String reason);
+  }
+
   /** The file name without compression and format suffixes ("pairs.tsv.gz" -> "pairs"). */
   public static String baseName(Path file) {
     String n = file.getFileName().toString();

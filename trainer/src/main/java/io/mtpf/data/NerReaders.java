@@ -80,7 +80,7 @@ public final class NerReaders {
       String line;
       for (int n = 0; n < 100 && (line = in.readLine()) != null; n++) {
         if (line.isBlank()) continue;
-        return stripBom(line).startsWith("#begin document") ? Format.CONLL_2012 : Format.CONLL_COLUMNS;
+        return DataFiles.stripBom(line).startsWith("#begin document") ? Format.CONLL_2012 : Format.CONLL_COLUMNS;
       }
     } catch (IOException e) {
       // Unreadable here (e.g. bad UTF-8): the column reader reports it with its line.
@@ -88,13 +88,9 @@ public final class NerReaders {
     return Format.CONLL_COLUMNS;
   }
 
-  private static String stripBom(String line) {
-    return line.startsWith("\uFEFF") ? line.substring(1) : line;
-  }
-
   private static void readConllColumns(Path file, SentenceCollector sentences) {
     DataFiles.forEachLine(file, (lineNo, raw) -> {
-      String line = lineNo == 1 ? stripBom(raw) : raw;
+      String line = lineNo == 1 ? DataFiles.stripBom(raw) : raw;
       if (line.isBlank()) {
         sentences.endSentence();
         return;
@@ -124,7 +120,7 @@ public final class NerReaders {
   private static void readConll2012(Path file, SentenceCollector sentences) {
     BracketSpans brackets = new BracketSpans();
     DataFiles.forEachLine(file, (lineNo, raw) -> {
-      String line = (lineNo == 1 ? stripBom(raw) : raw).strip();
+      String line = (lineNo == 1 ? DataFiles.stripBom(raw) : raw).strip();
       if (line.isEmpty() || line.startsWith("#begin document") || line.startsWith("#end document")) {
         brackets.endSentence(sentences);
         sentences.endSentence();
@@ -190,20 +186,7 @@ public final class NerReaders {
   }
 
   private static void readJsonLines(Path file, List<String> intTagNames, SentenceCollector sentences) {
-    DataFiles.forEachLine(file, (lineNo, raw) -> {
-      String line = lineNo == 1 ? stripBom(raw) : raw;
-      if (line.isBlank()) return;
-      JsonNode node;
-      try {
-        node = JSON.readTree(line);
-      } catch (IOException e) {
-        sentences.reportBad(lineNo, "malformed JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
-        return;
-      }
-      if (node == null || !node.isObject()) {
-        sentences.reportBad(lineNo, "not a JSON object");
-        return;
-      }
+    DataFiles.forEachJsonObject(file, (lineNo, node) -> {
       JsonNode tokens = node.get("tokens");
       JsonNode tags = node.has("ner_tags") ? node.get("ner_tags") : node.get("tags");
       if (tokens == null || !tokens.isArray() || tags == null || !tags.isArray()) {
@@ -242,7 +225,7 @@ public final class NerReaders {
       }
       for (int i = 0; i < words.size(); i++) sentences.add(words.get(i), names.get(i), lineNo);
       sentences.endSentence();
-    });
+    }, sentences::reportBad);
   }
 
   /**
