@@ -57,6 +57,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   get("precision", c.precision);
   get("adapter_init", c.adapter_init);
   get("stage", c.stage);
+  get("load_head", c.load_head);
   const std::vector<std::string> strategies{"pf-tc", "pf-ner", "mtpf", "mtpf-tpl", "pf-l", "ner-adapt"};
   if (std::find(strategies.begin(), strategies.end(), c.strategy) == strategies.end())
     fail("unknown strategy '", c.strategy, "' (pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l, ner-adapt)");
@@ -174,6 +175,16 @@ TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& conf
   if (config_.uses_ner()) {
     ner_head_ = torch::nn::Linear(mc.hidden_size, config_.ner_classes);
     ner_head_->to(torch::kFloat32);
+    if (config_.load_head) {
+      if (config_.adapter_init.empty()) fail("load_head needs adapter_init (the folder holding head_ner.safetensors)");
+      auto head = peft_load_head(config_.adapter_init, "ner");
+      if (head.weight.sizes() != ner_head_->weight.sizes())
+        fail(config_.adapter_init, ": head_ner has shape ", head.weight.sizes(), " but the model needs ",
+             ner_head_->weight.sizes(), " (", config_.ner_classes, " labels over hidden size ", mc.hidden_size, ")");
+      torch::NoGradGuard no_grad;
+      ner_head_->weight.copy_(head.weight);
+      ner_head_->bias.copy_(head.bias);
+    }
   }
   model.to(device_);
   if (ner_head_) ner_head_->to(device_);

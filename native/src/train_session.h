@@ -41,6 +41,7 @@ struct TrainConfig {
   // ner-adapt (downstream NER by LoRA, paper App. A): a PEFT folder seeding the "ner" LoRA, and the stage:
   // 1 = head only (encoder and LoRA frozen), 2 = LoRA + head.
   std::string adapter_init;
+  bool load_head = false;  // also load head_ner.safetensors from adapter_init (tagging with an adapted model)
   int stage = 1;
 
   bool uses_tc() const;

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       PretrainCommand.class,
       PseudoLabelCommand.class,
       AdaptNerCommand.class,
+      TagCommand.class,
       EncodeCommand.class,
       TokenizeCommand.class,
       CommandLine.HelpCommand.class

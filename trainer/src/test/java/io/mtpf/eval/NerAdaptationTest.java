@@ -60,6 +60,16 @@ class NerAdaptationTest {
     assertTrue(Files.exists(export.resolve("adapter_config.json")));
     assertTrue(Files.exists(export.resolve("head_ner.safetensors")));
     assertTrue(Files.exists(export.resolve("labels.json")));
+    // The exported adapter tags raw text, with character offsets into it.
+    try (EntityTagger tagger = EntityTagger.load(model, export, 16)) {
+      String text = "Anna went to  Paris.";
+      List<EntityTagger.Entity> entities = tagger.tag(List.of(text)).get(0);
+      assertTrue(!entities.isEmpty(), "entities found");
+      for (EntityTagger.Entity e : entities) {
+        assertEquals(text.substring(e.start(), e.end()), e.text());
+        assertTrue(List.of("PER", "LOC").contains(e.type()), e.toString());
+      }
+    }
     // Same seed, same result.
     var again = NerAdaptation.run(model, null, train, dev, dev, settings, null, line -> {});
     assertEquals(r.test().f1(), again.test().f1(), 0.0);
