@@ -48,11 +48,14 @@ final class TokenizeCommand implements Callable<Integer> {
         ArrayNode tokens = row.putArray("tokens");
         ArrayNode words = row.putArray("word_ids");
         ArrayNode offsets = row.putArray("offsets");
-        for (int t = 0; t < e.length(); t++) {
-          ids.add(e.ids()[t]);
-          tokens.add(e.tokens()[t]);
-          words.add(e.wordIds()[t]);
-          offsets.addArray().add(e.charStart()[t]).add(e.charEnd()[t]);
+        // Encoding's getters return copies: take each array once.
+        int[] idArr = e.ids(), wordArr = e.wordIds(), starts = e.charStart(), ends = e.charEnd();
+        String[] tokenArr = e.tokens();
+        for (int t = 0; t < idArr.length; t++) {
+          ids.add(idArr[t]);
+          tokens.add(tokenArr[t]);
+          words.add(wordArr[t]);
+          offsets.addArray().add(starts[t]).add(ends[t]);
         }
       } else {
         StringBuilder ids = new StringBuilder();
