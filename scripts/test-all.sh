@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# README command (2): every test. Installs what it needs, builds native/ and runs its ctest suite, then
-# every Java test (java-api, trainer, tests) through Maven. Real-data tests read ../shared/data (or
-# -Dmtpf.data.dir) and skip with a message where it is absent.
+# README command (2): every test. Installs what it needs, builds native/ and runs its ctest suite, cross-builds
+# native/runtime for aarch64 and runs its ctest suite under qemu, then every Java test (java-api, trainer, tests)
+# through Maven (android-aar builds the AAR only where ANDROID_NDK_HOME is set, else says SKIPPED). Real-data
+# tests read ../shared/data (or -Dmtpf.data.dir) and skip with a message where it is absent.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,6 +11,9 @@ scripts/setup.sh
 echo "== native: build and ctest"
 scripts/build-native.sh "$root/build/native" "${Torch_DIR:-}"
 (cd build/native && ctest --output-on-failure -j 2)
+
+echo "== native/runtime on aarch64: cross-build, ctest under qemu (prints SKIPPED where qemu cannot run)"
+scripts/test-runtime-aarch64.sh "$root/build/aarch64"
 
 echo "== java: mvn install (all modules and tests)"
 mvn -B -ntp install -Dtorch.dir="${Torch_DIR:-}"

@@ -4,7 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.Encoder;
+import io.mtpf.MtpfException;
+import io.mtpf.runtime.Adapter;
+import io.mtpf.runtime.Backbone;
+import io.mtpf.runtime.EmbedOptions;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,6 +25,10 @@ import picocli.CommandLine.Model.CommandSpec;
 final class EncodeCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
   @Mixin EncoderArgs encoderArgs = new EncoderArgs();
+  @Mixin EngineArgs engineArgs = new EngineArgs();
+
+  @Option(names = "--adapter", paramLabel = "DIR",
+      description = "runtime engine: embed through this LoRA adapter (PEFT folder)") Path adapter;
 
   @Option(names = "--json", description = "print a JSON array of {text, embedding}")
   boolean json;
@@ -40,28 +49,42 @@ final class EncodeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     List<String> input = Texts.resolve(texts);
     PrintWriter out = spec.commandLine().getOut();
-    try (Encoder enc = Encoder.load(encoderArgs.model,
-        encoderArgs.options().withPooling(pooling).withNormalize(normalize).withTextPrefix(prefix))) {
-      float[][] vectors = enc.encode(input);
-      if (json) {
-        ObjectMapper mapper = new ObjectMapper();
-        ArrayNode rows = mapper.createArrayNode();
-        for (int i = 0; i < vectors.length; i++) {
-          ObjectNode row = rows.addObject();
-          row.put("text", input.get(i));
-          ArrayNode v = row.putArray("embedding");
-          for (float x : vectors[i]) v.add(x);
-        }
-        out.println(mapper.writeValueAsString(rows));
-      } else {
-        for (float[] v : vectors) {
-          StringBuilder line = new StringBuilder(v.length * 11);
-          for (int j = 0; j < v.length; j++) line.append(j == 0 ? "" : " ").append(v[j]);
-          out.println(line);
-        }
+    float[][] vectors = engineArgs.runtime() ? encodeWithRuntime(input) : encodeWithTorch(input);
+    if (json) {
+      ObjectMapper mapper = new ObjectMapper();
+      ArrayNode rows = mapper.createArrayNode();
+      for (int i = 0; i < vectors.length; i++) {
+        ObjectNode row = rows.addObject();
+        row.put("text", input.get(i));
+        ArrayNode v = row.putArray("embedding");
+        for (float x : vectors[i]) v.add(x);
+      }
+      out.println(mapper.writeValueAsString(rows));
+    } else {
+      for (float[] v : vectors) {
+        StringBuilder line = new StringBuilder(v.length * 11);
+        for (int j = 0; j < v.length; j++) line.append(j == 0 ? "" : " ").append(v[j]);
+        out.println(line);
       }
     }
     out.flush();
     return 0;
+  }
+
+  private float[][] encodeWithTorch(List<String> input) {
+    if (adapter != null) throw new MtpfException("--adapter needs --engine runtime (the torch encoder runs the base model)");
+    try (Encoder enc = Encoder.load(encoderArgs.model,
+        encoderArgs.options().withPooling(pooling).withNormalize(normalize).withTextPrefix(prefix))) {
+      return enc.encode(input);
+    }
+  }
+
+  private float[][] encodeWithRuntime(List<String> input) {
+    encoderArgs.requireCpuFp32();
+    EmbedOptions embed = EmbedOptions.defaults().withPooling(pooling).withNormalize(normalize).withTextPrefix(prefix);
+    try (Backbone bb = Backbone.load(encoderArgs.model, encoderArgs.runtimeOptions(engineArgs.int8));
+        Adapter a = adapter == null ? null : Adapter.load(adapter)) {
+      return bb.embed(input, a, embed);
+    }
   }
 }

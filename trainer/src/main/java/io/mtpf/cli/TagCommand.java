@@ -3,12 +3,20 @@ package io.mtpf.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mtpf.MtpfException;
+import io.mtpf.NativeCore;
 import io.mtpf.eval.EntityTagger;
+import io.mtpf.runtime.Adapter;
+import io.mtpf.runtime.Backbone;
+import io.mtpf.runtime.BackboneOptions;
+import io.mtpf.runtime.Entity;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -25,10 +33,16 @@ final class TagCommand implements Callable<Integer> {
   @Option(names = "--adapter", required = true, paramLabel = "DIR",
       description = "adapted NER adapter (adapter_config.json, head_ner, labels.json)") Path adapter;
 
-  @Option(names = "--json", description = "print a JSON array of {text, entities: [{type, start, end, text}]}")
+  @Option(names = "--json", description = "print a JSON array of {text, entities: [{type, start, end, text}]} (runtime: with score)")
   boolean json;
 
-  @Option(names = "--max-length", defaultValue = "128") int maxLength;
+  @Option(names = "--max-length", defaultValue = "128", description = "truncate to this many tokens (default: ${DEFAULT-VALUE})")
+  int maxLength;
+
+  @Option(names = "--threads", defaultValue = "0", description = "inference threads (default: all cores)")
+  int threads;
+
+  @Mixin EngineArgs engineArgs = new EngineArgs();
 
   @Parameters(paramLabel = "TEXT", arity = "0..*", description = "texts, or - to read one per line from stdin")
   List<String> texts;
@@ -36,26 +50,48 @@ final class TagCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<String> input = Texts.resolve(texts);
+    if (threads < 0) throw new MtpfException("--threads must be >= 0, got " + threads);
     PrintWriter out = spec.commandLine().getOut();
-    try (EntityTagger tagger = EntityTagger.load(model, adapter, maxLength)) {
-      List<List<EntityTagger.Entity>> all = tagger.tag(input);
-      ObjectMapper mapper = new ObjectMapper();
-      ArrayNode rows = mapper.createArrayNode();
-      for (int i = 0; i < input.size(); i++) {
-        if (json) {
-          ObjectNode row = rows.addObject();
-          row.put("text", input.get(i));
-          ArrayNode ents = row.putArray("entities");
-          for (var e : all.get(i)) ents.addObject().put("type", e.type()).put("start", e.start()).put("end", e.end())
-              .put("text", e.text());
-        } else {
-          out.println(input.get(i));
-          for (var e : all.get(i)) out.printf("  %s\t%d\t%d\t%s%n", e.type(), e.start(), e.end(), e.text());
+    List<List<Entity>> all = engineArgs.runtime() ? tagWithRuntime(input) : tagWithTorch(input);
+    ObjectMapper mapper = new ObjectMapper();
+    ArrayNode rows = mapper.createArrayNode();
+    for (int i = 0; i < input.size(); i++) {
+      if (json) {
+        ObjectNode row = rows.addObject();
+        row.put("text", input.get(i));
+        ArrayNode ents = row.putArray("entities");
+        for (Entity e : all.get(i)) {
+          ObjectNode o = ents.addObject().put("type", e.type()).put("start", e.start()).put("end", e.end()).put("text", e.text());
+          if (!Double.isNaN(e.score())) o.put("score", e.score());
         }
+      } else {
+        out.println(input.get(i));
+        for (Entity e : all.get(i)) out.printf("  %s\t%d\t%d\t%s%n", e.type(), e.start(), e.end(), e.text());
       }
-      if (json) out.println(mapper.writeValueAsString(rows));
     }
+    if (json) out.println(mapper.writeValueAsString(rows));
     out.flush();
     return 0;
+  }
+
+  private List<List<Entity>> tagWithRuntime(List<String> input) {
+    BackboneOptions options = BackboneOptions.defaults().withMaxLength(maxLength).withThreads(threads).withInt8(engineArgs.int8);
+    try (Backbone bb = Backbone.load(model, options); Adapter a = Adapter.load(adapter)) {
+      return bb.tag(input, a);
+    }
+  }
+
+  /** The libtorch core's tagger; its entities carry no score (NaN). */
+  private List<List<Entity>> tagWithTorch(List<String> input) {
+    if (threads > 0) NativeCore.setThreads(threads);
+    List<List<Entity>> out = new ArrayList<>();
+    try (EntityTagger tagger = EntityTagger.load(model, adapter, maxLength)) {
+      for (List<EntityTagger.Entity> entities : tagger.tag(input)) {
+        List<Entity> converted = new ArrayList<>();
+        for (EntityTagger.Entity e : entities) converted.add(new Entity(e.type(), e.start(), e.end(), e.text(), Double.NaN));
+        out.add(converted);
+      }
+    }
+    return out;
   }
 }

@@ -1,0 +1,130 @@
+package io.mtpf.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mtpf.Encoder;
+import io.mtpf.PretrainSession;
+import io.mtpf.tokenizer.Batch;
+import io.mtpf.tokenizer.Encoding;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `mtpf encode` and `mtpf tag` with --engine runtime give what --engine torch gives; bad flag mixes fail in one line. */
+class RuntimeEngineCliTest {
+  @TempDir static Path tmp;
+  static Path model;
+  static Path adapter;
+  static final List<String> LABELS = List.of("O", "B-PER", "I-PER", "B-LOC", "I-LOC");
+
+  @BeforeAll
+  static void tinyModelAndAdapter() throws Exception {
+    Path config = tmp.resolve("config.json");
+    Files.writeString(config, """
+        {"model_type":"bert","vocab_size":12,"hidden_size":8,"num_hidden_layers":1,"num_attention_heads":2,
+         "intermediate_size":16,"max_position_embeddings":16,"type_vocab_size":2,"hidden_act":"gelu"}""");
+    model = tmp.resolve("tiny");
+    Encoder.initRandom(config, model, 1);
+    Files.write(model.resolve("vocab.txt"),
+        List.of("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "##s", "!", "a", "b", "c"));
+    // An adapter as `mtpf adapt-ner --out` leaves it: LoRA + head trained a few steps, and labels.json.
+    adapter = tmp.resolve("adapter");
+    try (PretrainSession s = PretrainSession.open(model, "{\"strategy\":\"ner-adapt\",\"ner_classes\":5,\"lora_r\":2,"
+        + "\"lora_alpha\":4,\"last_layers\":0,\"lr\":0.1,\"total_steps\":10}")) {
+      s.setStage(2, 0.1, 10, 0);
+      Random random = new Random(7);
+      List<String> words = List.of("hello", "world", "worlds", "a", "b", "c", "!");
+      for (int step = 0; step < 3; step++) {
+        List<Encoding> encs = new ArrayList<>();
+        List<int[]> labels = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+          List<String> sentence = new ArrayList<>();
+          int[] y = new int[4];
+          for (int w = 0; w < y.length; w++) {
+            sentence.add(words.get(random.nextInt(words.size())));
+            y[w] = random.nextInt(LABELS.size());
+          }
+          encs.add(s.tokenizer().encodeWords(sentence, 16));
+          labels.add(y);
+        }
+        Batch b = Batch.pad(encs, 0);
+        long[] y = new long[b.batchSize() * b.seqLen()];
+        Arrays.fill(y, -100);
+        for (int i = 0; i < encs.size(); i++) {
+          int[] l = encs.get(i).tokenLabels(labels.get(i));
+          for (int t = 0; t < l.length; t++) y[i * b.seqLen() + t] = l[t];
+        }
+        s.step(null, null, b, y, false);
+      }
+      s.exportAdapter("ner", adapter);
+    }
+    Files.writeString(adapter.resolve("labels.json"), "{\"labels\": [\"O\", \"B-PER\", \"I-PER\", \"B-LOC\", \"I-LOC\"]}");
+  }
+
+  @Test
+  void encodeWithTheRuntimeEqualsTorch() {
+    String[] texts = {"hello world", "worlds! a b c hello"};
+    CliTest.Run torch = CliTest.run(concat(new String[] {"encode", "--model", model.toString(), "--normalize"}, texts));
+    CliTest.Run runtime = CliTest.run(concat(new String[] {"encode", "--model", model.toString(), "--normalize",
+        "--engine", "runtime"}, texts));
+    assertEquals(0, runtime.code(), runtime.err());
+    assertEquals(0, torch.code(), torch.err());
+    String[] a = torch.out().strip().split("\n"), b = runtime.out().strip().split("\n");
+    assertEquals(a.length, b.length);
+    for (int i = 0; i < a.length; i++) {
+      String[] x = a[i].trim().split(" "), y = b[i].trim().split(" ");
+      assertEquals(8, y.length);
+      for (int j = 0; j < x.length; j++)
+        assertEquals(Float.parseFloat(x[j]), Float.parseFloat(y[j]), 1e-5, "text " + i + " dim " + j);
+    }
+    CliTest.Run int8 = CliTest.run("encode", "--model", model.toString(), "--engine", "runtime", "--int8", "hello");
+    assertEquals(0, int8.code(), int8.err());
+    CliTest.Run adapted = CliTest.run("encode", "--model", model.toString(), "--engine", "runtime", "--adapter",
+        adapter.toString(), "hello");
+    assertEquals(0, adapted.code(), adapted.err());
+  }
+
+  @Test
+  void tagWithTheRuntimeEqualsTorch() {
+    String[] args = {"tag", "--model", model.toString(), "--adapter", adapter.toString(), "hello worlds! a b",
+        "c hello a world b !"};
+    CliTest.Run torch = CliTest.run(args);
+    CliTest.Run runtime = CliTest.run(concat(args, new String[] {"--engine", "runtime"}));
+    assertEquals(0, torch.code(), torch.err());
+    assertEquals(0, runtime.code(), runtime.err());
+    assertTrue(torch.out().contains("\t"), "no entity at all would make the comparison vacuous: " + torch.out());
+    assertEquals(torch.out(), runtime.out());
+    CliTest.Run json = CliTest.run(concat(args, new String[] {"--engine", "runtime", "--json"}));
+    assertTrue(json.out().startsWith("[{\"text\":\"hello worlds! a b\""), json.out());
+  }
+
+  @Test
+  void badEngineFlagsFailInOneLine() {
+    CliTest.Run int8 = CliTest.run("encode", "--model", model.toString(), "--int8", "hello");
+    assertEquals(1, int8.code());
+    assertTrue(int8.err().contains("--int8 needs --engine runtime"), int8.err());
+    CliTest.Run unknown = CliTest.run("encode", "--model", model.toString(), "--engine", "tflite", "hello");
+    assertEquals(1, unknown.code());
+    assertTrue(unknown.err().contains("tflite"), unknown.err());
+    CliTest.Run cuda = CliTest.run("encode", "--model", model.toString(), "--engine", "runtime", "--device", "cuda", "x");
+    assertEquals(1, cuda.code());
+    assertTrue(cuda.err().contains("CPU"), cuda.err());
+    CliTest.Run adapterOnTorch = CliTest.run("encode", "--model", model.toString(), "--adapter", adapter.toString(), "x");
+    assertEquals(1, adapterOnTorch.code());
+    CliTest.Run help = CliTest.run("encode", "--help");
+    assertTrue(help.out().contains("torch (default"), help.out());
+  }
+
+  static String[] concat(String[] a, String[] b) {
+    String[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+}
