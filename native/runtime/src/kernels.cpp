@@ -1,0 +1,214 @@
+#include "kernels.h"
+
+#include <cmath>
+#include <cstring>
+
+// On x86-64 Linux the hot loops get x86-64-v3 (AVX2 + FMA) and v4 (AVX-512) clones picked by CPU features at load time (the library itself
+// targets baseline x86-64); elsewhere (aarch64: NEON is baseline) the plain build vectorises them.
+#if defined(__x86_64__) && defined(__linux__) && !defined(__ANDROID__) && defined(__GNUC__) && !defined(__clang__)
+#define MTPF_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MTPF_VECTOR_CLONES
+#endif
+
+namespace mtpf::rt {
+
+namespace {
+
+inline float bits_to_float(int32_t i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+
+// exp(x) = 2^n e^r, n = round(x / ln 2), |r| <= ln2 / 2; e^r by its degree-6 Taylor polynomial (error < 2e-7).
+inline float exp_inline(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to the nearest integer
+  const float n = (x * 1.44269504088896341f + magic) - magic;
+  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
+  float p = 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  return p * bits_to_float((static_cast<int32_t>(n) + 127) << 23);
+}
+
+// erf as a rational function of odd/even polynomials on [-4, 4] (Eigen's float erf; |error| ~ 1e-7); erf(+-4)
+// rounds to +-1 in float.
+inline float erf_inline(float x) {
+  x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+  const float x2 = x * x;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 + -2.10102402082508e-06f;
+  p = p * x2 + -5.69250639462346e-05f;
+  p = p * x2 + -7.34990630326855e-04f;
+  p = p * x2 + -2.95459980854025e-03f;
+  p = p * x2 + -1.60960333262415e-02f;
+  p = p * x;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 + -2.13374055278905e-04f;
+  q = q * x2 + -1.68282697438203e-03f;
+  q = q * x2 + -7.37332916720468e-03f;
+  q = q * x2 + -1.42647390514189e-02f;
+  return p / q;
+}
+
+MTPF_VECTOR_CLONES
+void bias_gelu_row(const float* x, const float* bias, int64_t cols, float* out) {
+  for (int64_t c = 0; c < cols; ++c) {
+    const float v = x[c] + bias[c];
+    out[c] = 0.5f * v * (1.0f + erf_inline(v * 0.70710678118654752f));
+  }
+}
+
+// 16 floats as one value (GCC/Clang vector extension): each clone lowers it to its widest registers (one zmm, two
+// ymm, four xmm or NEON q registers), so the register block below is explicit on every target.
+typedef float v16f __attribute__((vector_size(64)));
+
+inline v16f load16(const float* p) {
+  v16f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// C [M, N] = alpha * A [M, K] B [K, N], all row-major: register blocks of 4 rows x 16 columns, so each loaded
+// row piece of B feeds four FMAs. For the attention products, whose shapes (len x len x head_dim) are too small
+// for BLAS threading to pay.
+MTPF_VECTOR_CLONES
+void small_gemm(int M, int N, int K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                int64_t ldc) {
+  int i0 = 0;
+  for (; i0 + 4 <= M; i0 += 4) {
+    const float *a0 = A + i0 * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    int j0 = 0;
+    for (; j0 + 16 <= N; j0 += 16) {
+      v16f c0 = {}, c1 = {}, c2 = {}, c3 = {};
+      for (int k = 0; k < K; ++k) {
+        const v16f b = load16(B + k * ldb + j0);
+        c0 += a0[k] * b;
+        c1 += a1[k] * b;
+        c2 += a2[k] * b;
+        c3 += a3[k] * b;
+      }
+      c0 *= alpha;
+      c1 *= alpha;
+      c2 *= alpha;
+      c3 *= alpha;
+      std::memcpy(C + i0 * ldc + j0, &c0, sizeof c0);
+      std::memcpy(C + (i0 + 1) * ldc + j0, &c1, sizeof c1);
+      std::memcpy(C + (i0 + 2) * ldc + j0, &c2, sizeof c2);
+      std::memcpy(C + (i0 + 3) * ldc + j0, &c3, sizeof c3);
+    }
+    for (int r = 0; r < 4; ++r)  // the last N % 16 columns
+      for (int j = j0; j < N; ++j) {
+        float acc = 0;
+        for (int k = 0; k < K; ++k) acc += A[(i0 + r) * lda + k] * B[k * ldb + j];
+        C[(i0 + r) * ldc + j] = alpha * acc;
+      }
+  }
+  for (; i0 < M; ++i0)  // the last M % 4 rows
+    for (int j = 0; j < N; ++j) {
+      float acc = 0;
+      for (int k = 0; k < K; ++k) acc += A[i0 * lda + k] * B[k * ldb + j];
+      C[i0 * ldc + j] = alpha * acc;
+    }
+}
+
+MTPF_VECTOR_CLONES
+void exp_shift_row(float* x, int64_t cols, float shift) {
+  for (int64_t c = 0; c < cols; ++c) x[c] = exp_inline(x[c] - shift);
+}
+
+}  // namespace
+
+float fast_erf(float x) { return erf_inline(x); }
+float fast_exp(float x) { return exp_inline(x); }
+
+void bias_gelu(const float* x, int64_t ldx, const float* bias, int64_t rows, int64_t cols, float* out, int64_t ldo) {
+  for (int64_t r = 0; r < rows; ++r) bias_gelu_row(x + r * ldx, bias, cols, out + r * ldo);
+}
+
+void bias_add(float* x, int64_t ldx, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * ldx;
+    for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
+  }
+}
+
+void bias_residual_layernorm(const float* x, int64_t ldx, const float* bias, const float* residual,
+                             const float* gamma, const float* beta, float eps, int64_t rows, int64_t cols, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* in = x + r * ldx;
+    const float* res = residual ? residual + r * cols : nullptr;
+    float* o = out + r * cols;
+    // Sum in double: two passes over a row that stays in L1, and no cancellation in the variance.
+    double sum = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = in[c] + (bias ? bias[c] : 0.0f) + (res ? res[c] : 0.0f);
+      o[c] = v;
+      sum += v;
+    }
+    const float mean = static_cast<float>(sum / cols);
+    double sq = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float d = o[c] - mean;
+      sq += double(d) * d;
+    }
+    const float inv = 1.0f / std::sqrt(static_cast<float>(sq / cols) + eps);
+    for (int64_t c = 0; c < cols; ++c) o[c] = (o[c] - mean) * inv * gamma[c] + beta[c];
+  }
+}
+
+MTPF_VECTOR_CLONES
+void lora_shrink_row(const float* x, const float* A, int r, int in, float* t) {
+  for (int k = 0; k < r; ++k) {
+    const float* a = A + static_cast<int64_t>(k) * in;
+    v16f acc = {};
+    int i = 0;
+    for (; i + 16 <= in; i += 16) acc += load16(x + i) * load16(a + i);
+    float sum = 0;
+    for (int l = 0; l < 16; ++l) sum += acc[l];
+    for (; i < in; ++i) sum += x[i] * a[i];
+    t[k] = sum;
+  }
+}
+
+MTPF_VECTOR_CLONES
+void lora_add_row(const float* t, int r, float scaling, const float* B_t, int out, float* y) {
+  for (int k = 0; k < r; ++k) {
+    const float s = scaling * t[k];
+    const float* b = B_t + static_cast<int64_t>(k) * out;
+    for (int o = 0; o < out; ++o) y[o] += s * b[o];
+  }
+}
+
+void softmax_rows(float* x, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * cols;
+    float m = row[0];
+    for (int64_t c = 1; c < cols; ++c) m = row[c] > m ? row[c] : m;
+    exp_shift_row(row, cols, m);
+    float sum = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += row[c];
+    const float inv = 1.0f / sum;
+    for (int64_t c = 0; c < cols; ++c) row[c] *= inv;
+  }
+}
+
+void attention_head(const float* q, const float* k, const float* v, int64_t ld, int len, int head_dim, float* ctx,
+                    int64_t ldc, float* scratch) {
+  float* scores = scratch;                             // [len, len]
+  float* k_t = scratch + static_cast<int64_t>(len) * len;  // [head_dim, len]
+  for (int t = 0; t < len; ++t)
+    for (int d = 0; d < head_dim; ++d) k_t[d * len + t] = k[t * ld + d];
+  small_gemm(len, len, head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim)), q, ld, k_t, len, scores, len);
+  softmax_rows(scores, len, len);
+  small_gemm(len, head_dim, len, 1.0f, scores, len, v, ld, ctx, ldc);
+}
+
+}  // namespace mtpf::rt

@@ -1,0 +1,197 @@
+#include "linear.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "errors.h"
+#include "kernels.h"
+
+namespace mtpf::rt {
+
+void gemm_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* x, int64_t ldx, const float* w, int64_t ldw,
+             float beta, float* c, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K),
+              alpha, x, static_cast<int>(ldx), w, static_cast<int>(ldw), beta, c, static_cast<int>(ldc));
+}
+
+void FusedLinear::init(int in, std::vector<LinearPart> parts, const std::vector<const std::vector<float>*>& weights,
+                       const std::vector<const std::vector<float>*>& biases, bool int8) {
+  in_ = in;
+  parts_ = std::move(parts);
+  out_ = 0;
+  for (auto& p : parts_) {
+    p.col = out_;
+    out_ += p.out;
+  }
+  int8_ = int8;
+  bias_.clear();
+  for (const auto* b : biases) bias_.insert(bias_.end(), b->begin(), b->end());
+  if (!int8_) {
+    stack_.clear();
+    stack_.reserve(static_cast<size_t>(out_) * in_);
+    for (const auto* w : weights) stack_.insert(stack_.end(), w->begin(), w->end());
+    return;
+  }
+  // Symmetric per output row: q = round(w / s), s = max|w| / 127.
+  q_.resize(static_cast<size_t>(out_) * in_);
+  scale_.resize(out_);
+  int64_t row = 0;
+  for (const auto* w : weights) {
+    const int64_t rows = static_cast<int64_t>(w->size()) / in_;
+    for (int64_t r = 0; r < rows; ++r, ++row) {
+      const float* src = w->data() + r * in_;
+      float m = 0;
+      for (int i = 0; i < in_; ++i) m = std::max(m, std::fabs(src[i]));
+      const float s = m > 0 ? m / 127.0f : 1.0f;
+      scale_[row] = s;
+      for (int i = 0; i < in_; ++i) q_[row * in_ + i] = static_cast<int8_t>(std::lrint(src[i] / s));
+    }
+  }
+}
+
+long long FusedLinear::weight_bytes() const {
+  if (int8_) return static_cast<long long>(q_.size() + 4 * scale_.size() + 4 * bias_.size());
+  return 4LL * (static_cast<long long>(out_) * in_ + static_cast<long long>(bias_.size()));
+}
+
+long long FusedLinear::adapter_bytes(int slot) const {
+  long long n = 0;
+  for (const auto& b : blocks_)
+    if (b.slot == slot) n += 4LL * b.r * in_;
+  return n;
+}
+
+const float* FusedLinear::a_rows(int a_row) const {
+  return stack_.data() + (static_cast<int64_t>(int8_ ? 0 : out_) + a_row) * in_;
+}
+
+void FusedLinear::set_adapter(int slot, const std::vector<LoraBlock>& add, const std::vector<const float*>& A_data) {
+  // Rebuild the stack: base rows, then the kept blocks and the new ones in slot order.
+  std::vector<std::pair<LoraBlock, const float*>> all;
+  for (const auto& b : blocks_)
+    if (b.slot != slot) all.emplace_back(b, a_rows(b.a_row));
+  for (size_t i = 0; i < add.size(); ++i) all.emplace_back(add[i], A_data[i]);
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.first.slot != b.first.slot ? a.first.slot < b.first.slot : a.first.part < b.first.part;
+  });
+  const int64_t base_rows = int8_ ? 0 : out_;
+  int rows = 0;
+  for (const auto& e : all) rows += e.first.r;
+  std::vector<float> stack((base_rows + rows) * static_cast<int64_t>(in_));
+  if (base_rows) std::memcpy(stack.data(), stack_.data(), sizeof(float) * base_rows * in_);
+  std::vector<LoraBlock> blocks;
+  int a_row = 0;
+  for (auto& [b, A] : all) {
+    std::memcpy(stack.data() + (base_rows + a_row) * in_, A, sizeof(float) * b.r * in_);
+    b.a_row = a_row;
+    a_row += b.r;
+    blocks.push_back(b);
+  }
+  stack_ = std::move(stack);
+  blocks_ = std::move(blocks);
+  a_rows_ = rows;
+}
+
+int64_t FusedLinear::forward(const float* x, int64_t M, const std::vector<AdapterGroup>& groups, ThreadPool& pool,
+                             Scratch& scratch, float* y) const {
+  // The blocks this batch needs (slots present in it).
+  std::vector<const LoraBlock*> used;
+  int needed = 0, span_end = 0, slots_used = 0, last_slot = -1;
+  for (const auto& b : blocks_) {
+    bool present = false;
+    for (const auto& g : groups) present = present || g.slot == b.slot;
+    if (!present) continue;
+    used.push_back(&b);
+    needed += b.r;
+    span_end = b.a_row + b.r;
+    if (b.slot != last_slot) ++slots_used;
+    last_slot = b.slot;
+  }
+  // Stacking every used A under W costs each row the x A^T of every adapter in the batch. With one adapter (or a
+  // few A rows) that is the cheapest: one GEMM. With many adapters in one batch each row computes only its own
+  // adapter's x A^T instead, in the per-row pass below (the grouped, Punica-style "shrink").
+  const bool stacked = slots_used <= 1 || needed <= out_ / 8;
+  std::vector<int64_t> t_col(used.size());  // where block used[i]'s x A^T lands in y (stacked)
+  int64_t ldy;
+  const float* w = stack_.data();
+  if (int8_) {
+    // Dequantise W (and append the used A rows when stacking): one GEMM over exactly what the batch needs.
+    ldy = out_ + (stacked ? needed : 0);
+    scratch.dequant.resize(static_cast<size_t>(ldy) * in_);
+    float* dq = scratch.dequant.data();
+    pool.parallel_for(
+        out_,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t r = begin; r < end; ++r) {
+            const int8_t* q = q_.data() + r * in_;
+            float* dst = dq + r * in_;
+            const float s = scale_[r];
+            for (int i = 0; i < in_; ++i) dst[i] = s * q[i];
+          }
+        },
+        std::max(1, 65536 / in_));
+    int64_t col = out_;
+    for (size_t i = 0; stacked && i < used.size(); ++i) {
+      std::memcpy(dq + col * in_, a_rows(used[i]->a_row), sizeof(float) * used[i]->r * in_);
+      t_col[i] = col;
+      col += used[i]->r;
+    }
+    gemm_nt(M, ldy, in_, 1.0f, x, in_, dq, in_, 0.0f, y, ldy);
+  } else if (!stacked) {
+    ldy = out_;
+    gemm_nt(M, out_, in_, 1.0f, x, in_, w, in_, 0.0f, y, ldy);
+  } else if (span_end - needed <= std::max(needed, 16)) {
+    // The used A rows follow W with few unused rows between them: one GEMM over [W; A rows up to span_end].
+    ldy = out_ + span_end;
+    for (size_t i = 0; i < used.size(); ++i) t_col[i] = out_ + used[i]->a_row;
+    gemm_nt(M, ldy, in_, 1.0f, x, in_, w, in_, 0.0f, y, ldy);
+  } else {
+    // The batch's adapter sits after many unused ones: base GEMM, then one per used block.
+    ldy = out_ + needed;
+    gemm_nt(M, out_, in_, 1.0f, x, in_, w, in_, 0.0f, y, ldy);
+    int64_t col = out_;
+    for (size_t i = 0; i < used.size(); ++i) {
+      gemm_nt(M, used[i]->r, in_, 1.0f, x, in_, a_rows(used[i]->a_row), in_, 0.0f, y + col, ldy);
+      t_col[i] = col;
+      col += used[i]->r;
+    }
+  }
+  if (used.empty()) return ldy;
+  // Per adapter group: y[rows, part] += scaling * (x A^T)[rows] B^T, every group in one parallel pass over rows.
+  int64_t work_per_row = 0;
+  for (const LoraBlock* b : used) work_per_row += static_cast<int64_t>(b->r) * (parts_[b->part].out + (stacked ? 0 : in_));
+  pool.parallel_for(
+      M,
+      [&](int64_t begin, int64_t end) {
+        float t[256];
+        for (const auto& g : groups) {
+          if (g.slot < 0) continue;
+          const int64_t lo = std::max(begin, g.row_begin), hi = std::min(end, g.row_end);
+          for (size_t i = 0; i < used.size(); ++i) {
+            const LoraBlock& b = *used[i];
+            if (b.slot != g.slot) continue;
+            const LinearPart& part = parts_[b.part];
+            for (int64_t row = lo; row < hi; ++row) {
+              if (!stacked) {
+                for (int k0 = 0; k0 < b.r; k0 += 256) {  // this row's own x A^T
+                  const int kn = std::min(256, b.r - k0);
+                  lora_shrink_row(x + row * in_, a_rows(b.a_row + k0), kn, in_, t);
+                  lora_add_row(t, kn, b.scaling, b.B_t + static_cast<int64_t>(k0) * part.out, part.out,
+                               y + row * ldy + part.col);
+                }
+                continue;
+              }
+              lora_add_row(y + row * ldy + t_col[i], b.r, b.scaling, b.B_t, part.out, y + row * ldy + part.col);
+            }
+          }
+        }
+      },
+      std::max<int64_t>(1, 32768 / std::max<int64_t>(1, work_per_row)));
+  return ldy;
+}
+
+}  // namespace mtpf::rt

@@ -1,0 +1,220 @@
+#include "lora.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "errors.h"
+#include "safetensors.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace mtpf::rt {
+
+namespace {
+
+const std::string kKeyPrefix = "base_model.model.";
+const char* const kArchPrefixes[] = {"bert.", "roberta.", "distilbert.", "model."};
+
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+bool ends_with(const std::string& s, const std::string& p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+
+json json_read(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) fail(path.string(), ": file not found");
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    fail(path.string(), ": malformed JSON (", e.what(), ")");
+  }
+}
+
+// A module name as a file or config spells it -> the backbone's name ("bert.encoder.x" -> "encoder.x"); "" if none.
+std::string resolve_module(const LinearShapes& linears, const std::string& name) {
+  if (linears.count(name)) return name;
+  for (const char* prefix : kArchPrefixes)
+    if (starts_with(name, prefix) && linears.count(name.substr(std::string(prefix).size())))
+      return name.substr(std::string(prefix).size());
+  return "";
+}
+
+// PEFT's check_target_module_exists: a list entry matches a name or a "."-suffix of it; a string is a regex.
+bool target_matches(const PeftConfig& c, const std::string& entry, const std::string& module) {
+  std::vector<std::string> names = {module};
+  for (const char* prefix : kArchPrefixes) names.push_back(prefix + module);
+  for (const auto& n : names)
+    if (n == entry || ends_with(n, "." + entry)) return true;
+  return false;
+}
+
+bool config_selects(const PeftConfig& c, const std::string& module) {
+  if (!c.layers_to_transform.empty() &&
+      std::find(c.layers_to_transform.begin(), c.layers_to_transform.end(), module_layer(module)) ==
+          c.layers_to_transform.end())
+    return false;
+  if (!c.target_modules_regex.empty()) {
+    const std::regex re(c.target_modules_regex);
+    if (std::regex_match(module, re)) return true;
+    for (const char* prefix : kArchPrefixes)
+      if (std::regex_match(prefix + module, re)) return true;
+    return false;
+  }
+  for (const auto& t : c.target_modules)
+    if (target_matches(c, t, module)) return true;
+  return false;
+}
+
+}  // namespace
+
+float PeftConfig::scaling() const {
+  return static_cast<float>(use_rslora ? lora_alpha / std::sqrt(static_cast<double>(r)) : lora_alpha / r);
+}
+
+int module_layer(const std::string& module) {
+  static const std::regex re(R"((?:^|\.)layer\.(\d+)\.)");
+  std::smatch m;
+  return std::regex_search(module, m, re) ? std::stoi(m[1]) : -1;
+}
+
+PeftConfig peft_read_config(const std::string& dir) {
+  const fs::path path = fs::path(dir) / "adapter_config.json";
+  if (!fs::is_directory(dir)) fail(dir, ": adapter folder not found");
+  if (!fs::exists(path)) fail(path.string(), ": file not found (a PEFT adapter folder needs adapter_config.json)");
+  const json j = json_read(path);
+  const std::string src = path.string();
+  auto get = [&](const char* key) -> const json* { return j.contains(key) && !j[key].is_null() ? &j[key] : nullptr; };
+  auto is_true = [&](const char* key) { return get(key) && get(key)->is_boolean() && get(key)->get<bool>(); };
+  PeftConfig c;
+  try {
+    if (!get("peft_type") || j["peft_type"] != "LORA")
+      fail(src, ": peft_type is ", get("peft_type") ? j["peft_type"].dump() : "missing", "; the runtime reads LORA");
+    if (!get("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0)
+      fail(src, ": r must be a positive integer");
+    c.r = j["r"].get<int>();
+    if (get("lora_alpha")) c.lora_alpha = j["lora_alpha"].get<double>();
+    c.use_rslora = is_true("use_rslora");
+    if (get("bias") && j["bias"] != "none") fail(src, ": bias ", j["bias"].dump(), " is not supported");
+    if (is_true("fan_in_fan_out")) fail(src, ": fan_in_fan_out (Conv1D layers) is not supported");
+    if (is_true("use_dora")) fail(src, ": DoRA (use_dora) is not supported");
+    for (const char* key : {"rank_pattern", "alpha_pattern"})
+      if (get(key) && !j[key].empty()) fail(src, ": ", key, " (per-module ranks) is not supported");
+    const json* t = get("target_modules");
+    if (!t) fail(src, ": target_modules is missing");
+    if (t->is_string()) {
+      c.target_modules_regex = t->get<std::string>();
+      try {
+        std::regex check(c.target_modules_regex);
+      } catch (const std::regex_error& e) {
+        fail(src, ": target_modules regex '", c.target_modules_regex, "' is invalid (", e.what(), ")");
+      }
+    } else {
+      c.target_modules = t->get<std::vector<std::string>>();
+    }
+    if (const json* l = get("layers_to_transform"))
+      c.layers_to_transform = l->is_number() ? std::vector<int>{l->get<int>()} : l->get<std::vector<int>>();
+    if (const json* m = get("modules_to_save")) c.modules_to_save = m->get<std::vector<std::string>>();
+    if (get("base_model_name_or_path")) c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
+  } catch (const json::exception& e) {
+    fail(src, ": unexpected value (", e.what(), ")");
+  }
+  return c;
+}
+
+std::vector<LoraWeights> peft_read_weights(const std::string& dir, const PeftConfig& config,
+                                           const LinearShapes& linears) {
+  const std::string file = (fs::path(dir) / "adapter_model.safetensors").string();
+  if (!fs::exists(file)) fail(file, ": file not found (adapter_model.bin is not read; save with safetensors)");
+  const std::string cfg = (fs::path(dir) / "adapter_config.json").string();
+  // A list entry that names no linear of this backbone: the adapter was made for another architecture.
+  for (const auto& t : config.target_modules) {
+    bool any = false;
+    for (const auto& [name, shape] : linears) any = any || target_matches(config, t, name);
+    if (!any) fail(cfg, ": target module '", t, "' does not exist in this backbone");
+  }
+  SafetensorsFile st(file);
+  struct Pair {
+    std::string a_key, b_key;
+  };
+  std::map<std::string, Pair> found;
+  for (const auto& [key, entry] : st.entries()) {
+    if (!starts_with(key, kKeyPrefix))
+      fail(file, ": tensor '", key, "' does not start with '", kKeyPrefix, "' (not a PEFT adapter file)");
+    const std::string rest = key.substr(kKeyPrefix.size());
+    const bool is_a = ends_with(rest, ".lora_A.weight"), is_b = ends_with(rest, ".lora_B.weight");
+    if (!is_a && !is_b) {
+      auto in_head = [&rest](const std::string& m) {
+        return starts_with(rest, m + ".") || rest.find("." + m + ".") != std::string::npos;
+      };
+      if (std::any_of(config.modules_to_save.begin(), config.modules_to_save.end(), in_head)) continue;
+      fail(file, ": tensor '", key, "' is not a lora_A/lora_B weight (the runtime reads plain LoRA only)");
+    }
+    const std::string path = rest.substr(0, rest.size() - std::string(".lora_A.weight").size());
+    const std::string module = resolve_module(linears, path);
+    if (module.empty()) fail(file, ": tensor '", key, "' belongs to '", path, "', which is not a linear of this backbone");
+    (is_a ? found[module].a_key : found[module].b_key) = key;
+  }
+  if (found.empty()) fail(file, ": holds no LoRA tensors");
+  std::vector<LoraWeights> out;
+  for (const auto& [name, shape] : linears) {
+    auto it = found.find(name);
+    if (it == found.end()) {
+      if (config_selects(config, name))
+        fail(dir, ": adapter_config.json targets '", name, "' but adapter_model.safetensors has no lora_A/lora_B for it");
+      continue;
+    }
+    const Pair& p = it->second;
+    if (p.a_key.empty()) fail(file, ": '", p.b_key, "' has no matching lora_A");
+    if (p.b_key.empty()) fail(file, ": '", p.a_key, "' has no matching lora_B");
+    if (!config_selects(config, name))
+      fail(dir, ": adapter_model.safetensors has weights for '", name,
+           "', which adapter_config.json's target_modules/layers_to_transform do not select");
+    const auto [in, outf] = shape;
+    const std::string why = "r=" + std::to_string(config.r) + " on '" + name + "' (in_features " +
+                            std::to_string(in) + ", out_features " + std::to_string(outf) + ")";
+    LoraWeights w;
+    w.module = name;
+    w.A = st.read_f32(p.a_key, {config.r, in}, why);
+    w.B = st.read_f32(p.b_key, {outf, config.r}, why);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+Head head_read(const std::string& dir, const std::string& name, int hidden_size) {
+  auto ok = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'; };
+  if (name.empty() || !std::all_of(name.begin(), name.end(), ok))
+    fail("head name '", name, "' must be non-empty and use only letters, digits, '_' and '-'");
+  const fs::path base = fs::path(dir) / ("head_" + name);
+  const std::string meta_path = base.string() + ".json", file = base.string() + ".safetensors";
+  const json meta = json_read(meta_path);
+  Head head;
+  int in = 0;
+  try {
+    in = meta.at("in_features").get<int>();
+    head.classes = meta.at("num_labels").get<int>();
+    if (meta.contains("labels") && !meta["labels"].is_null())
+      head.labels = meta["labels"].get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    fail(meta_path, ": unexpected value (", e.what(), ")");
+  }
+  if (head.classes <= 0) fail(meta_path, ": num_labels must be positive");
+  if (!head.labels.empty() && static_cast<int>(head.labels.size()) != head.classes)
+    fail(meta_path, ": ", head.labels.size(), " labels but num_labels ", head.classes);
+  if (in != hidden_size)
+    fail(meta_path, ": in_features ", in, " but the backbone's hidden size is ", hidden_size);
+  SafetensorsFile st(file);
+  head.weight = st.read_f32("weight", {head.classes, hidden_size}, "head '" + name + "' over hidden size " +
+                                                                      std::to_string(hidden_size));
+  head.bias = st.read_f32("bias", {head.classes}, meta_path);
+  return head;
+}
+
+}  // namespace mtpf::rt
