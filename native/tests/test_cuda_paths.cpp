@@ -94,6 +94,20 @@ double rel_err(const torch::Tensor& actual, const torch::Tensor& expected) {
   return (a - e).norm().item<double>() / std::max(e.norm().item<double>(), 1e-12);
 }
 
+// Gradient error of one tensor, relative to its own norm but never to less than `floor` (a share of all the
+// gradients' norm): the attention key bias has a gradient that is exactly zero in exact arithmetic (softmax ignores
+// a constant added to every score), so both sides hold rounding noise there and their ratio means nothing.
+double grad_err(const torch::Tensor& actual, const torch::Tensor& expected, double floor) {
+  auto a = actual.detach().to(torch::kCPU, torch::kFloat64), e = expected.detach().to(torch::kCPU, torch::kFloat64);
+  return (a - e).norm().item<double>() / std::max(e.norm().item<double>(), floor);
+}
+
+// Parameters compared after optimiser steps: all but the key biases, whose zero-in-exact-arithmetic gradient
+// (above) AdamW normalises into lr-sized steps of rounding noise.
+bool comparable_after_steps(const std::string& name) {
+  return name.find("attention.self.key.bias") == std::string::npos && name.find("attention.k_lin.bias") == std::string::npos;
+}
+
 bool has_cuda() { return torch::cuda::is_available(); }
 
 #define SKIP_WITHOUT_CUDA() \
@@ -148,7 +162,10 @@ TEST(FastPathCpu, TrimmedChunksEqualTheUntrimmedCachedLoss) {
   ASSERT_LT(*std::min_element(widths.begin(), widths.end()), seq) << "no chunk was trimmed: the test proves nothing";
   EXPECT_NEAR(loss, plain_loss, 1e-6 * std::abs(plain_loss));
   ASSERT_EQ(grads.size(), plain_grads.size());
-  for (auto& [name, g] : plain_grads) EXPECT_LT(rel_err(grads.at(name), g), 1e-5) << name;
+  std::vector<torch::Tensor> all;
+  for (auto& [name, g] : plain_grads) all.push_back(g.flatten());
+  const double floor = 1e-3 * torch::cat(all).norm().item<double>();
+  for (auto& [name, g] : plain_grads) EXPECT_LT(grad_err(grads.at(name), g, floor), 1e-5) << name;
 }
 
 TEST(FastPathCpu, BucketedSessionStepEqualsTheUntrimmedStep) {
@@ -166,7 +183,8 @@ TEST(FastPathCpu, BucketedSessionStepEqualsTheUntrimmedStep) {
     EXPECT_NEAR(a.ner_loss, b.ner_loss, 1e-5 * std::abs(b.ner_loss)) << "step " << i;
   }
   auto pa = parameters(bucketed), pb = parameters(untrimmed);
-  for (auto& [name, p] : pb) EXPECT_LT(rel_err(pa.at(name), p), 1e-5) << name;
+  for (auto& [name, p] : pb)
+    if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), 1e-5) << name;
 }
 
 TEST(FastPathCpu, SessionStepWithTrimmingEqualsTheUntrimmedStep) {
@@ -185,7 +203,8 @@ TEST(FastPathCpu, SessionStepWithTrimmingEqualsTheUntrimmedStep) {
     EXPECT_NEAR(a.grad_norm, b.grad_norm, 1e-4 * b.grad_norm) << "step " << i;
   }
   auto pa = parameters(trimmed), pb = parameters(untrimmed);
-  for (auto& [name, p] : pb) EXPECT_LT(rel_err(pa.at(name), p), 1e-5) << name;
+  for (auto& [name, p] : pb)
+    if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), 1e-5) << name;
 }
 
 TEST(FastPathCpu, MetricsAreReadOnlyWhenAsked) {
@@ -297,6 +316,7 @@ void fused_matches_plain(const std::string& device) {
   double worst = 0;
   auto pp = parameters(plain), pf = parameters(fused);
   for (auto& [name, p] : pp) {
+    if (!comparable_after_steps(name)) continue;  // on CUDA even two plain runs differ there (atomics)
     const double e = rel_err(pf.at(name), p);
     worst = std::max(worst, e);
     EXPECT_LT(e, 1e-5) << name;
@@ -389,13 +409,18 @@ TEST(CudaPath, StepMatchesTheFp32CpuReference) {
     if (k.ner > 0) EXPECT_LT(std::abs(mg.ner_loss - mc.ner_loss) / std::abs(mc.ner_loss), loss_tol);
     auto pc = parameters(*p.cpu), pg = parameters(*p.gpu);
     std::vector<torch::Tensor> all_c, all_g;
+    for (auto& [name, q] : pc)
+      if (q.grad().defined()) all_c.push_back(q.grad().flatten());
+    ASSERT_FALSE(all_c.empty());
+    const double floor = 1e-3 * torch::cat(all_c).norm().item<double>();
+    all_c.clear();
     double worst = 0;
     std::string worst_name;
     for (auto& [name, q] : pc) {
       const auto& gg = pg.at(name).grad();
       ASSERT_EQ(q.grad().defined(), gg.defined()) << name;
       if (!q.grad().defined()) continue;
-      const double e = rel_err(gg, q.grad());
+      const double e = grad_err(gg, q.grad(), floor);
       if (e > worst) worst = e, worst_name = name;
       EXPECT_LT(e, tensor_tol) << name;
       all_c.push_back(q.grad().flatten());
