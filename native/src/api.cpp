@@ -183,12 +183,11 @@ Trainer::~Trainer() { delete impl_; }
 void Trainer::step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_len, const int64_t* tc_b_ids,
                    const int64_t* tc_b_mask, int tc_b_len, int tc_batch, const int64_t* ner_ids,
                    const int64_t* ner_mask, const int64_t* ner_labels, int ner_batch, int ner_len, bool measure,
-                   double* metrics) {
+                   double* metrics, bool read) {
   guarded("train step", [&] {
     if (!metrics) fail("metrics buffer must not be null");
     auto& s = *impl_->session;
     const auto& mc = s.model().config();
-    auto device = s.model().parameters().front().device();
     auto tensor = [&](const int64_t* p, int rows, int cols, const char* what, bool ids) {
       if (!p) fail(what, " must not be null");
       if (cols <= 0 || cols > s.model().max_sequence_length())
@@ -196,7 +195,7 @@ void Trainer::step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_l
       auto t = torch::from_blob(const_cast<int64_t*>(p), {rows, cols}, torch::kLong);
       if (ids && (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= mc.vocab_size))
         fail(what, ": token id outside the vocabulary [0, ", mc.vocab_size, ")");
-      return t.to(device);
+      return t;  // the session copies it to its device (pinned, asynchronous)
     };
     StepInputs in;
     if (tc_batch > 0) {
@@ -210,7 +209,7 @@ void Trainer::step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_l
       in.ner_mask = tensor(ner_mask, ner_batch, ner_len, "ner mask", false);
       in.ner_labels = tensor(ner_labels, ner_batch, ner_len, "ner labels", false);
     }
-    auto m = s.step(in, measure);
+    auto m = s.step(in, measure, read);
     double values[6] = {m.tc_loss, m.ner_loss, m.lr, m.grad_cosine, m.grad_norm, m.optimizer_stepped ? 1.0 : 0.0};
     std::memcpy(metrics, values, sizeof(values));
     return 0;

@@ -116,4 +116,30 @@ torch::Tensor cached_info_nce_loss(const ChunkEmbedFn& anchors, const ChunkEmbed
                              });
 }
 
+std::vector<int64_t> row_extents(const torch::Tensor& mask) {
+  if (!mask.defined() || mask.dim() != 2) fail("row_extents: mask must be [batch, seq]");
+  auto nonzero = mask.to(torch::kCPU).ne(0).to(torch::kLong);
+  auto positions = torch::arange(1, mask.size(1) + 1, torch::kLong);
+  auto extents = (nonzero * positions).amax(1).contiguous();
+  return std::vector<int64_t>(extents.data_ptr<int64_t>(), extents.data_ptr<int64_t>() + extents.numel());
+}
+
+int64_t chunk_width(const std::vector<int64_t>& extents, int64_t begin, int64_t end, int64_t multiple, int64_t width) {
+  if (begin < 0 || end > static_cast<int64_t>(extents.size()) || begin >= end)
+    fail("chunk_width: rows [", begin, ", ", end, ") outside the ", extents.size(), " rows");
+  int64_t longest = 1;
+  for (int64_t i = begin; i < end; ++i) longest = std::max(longest, extents[i]);
+  if (multiple > 1) longest = (longest + multiple - 1) / multiple * multiple;
+  return std::min(longest, width);
+}
+
+ChunkEmbedFn trimmed_chunks(const torch::Tensor& ids, const torch::Tensor& mask, std::vector<int64_t> extents,
+                            int64_t multiple, const TokenEmbedFn& embed) {
+  if (static_cast<int64_t>(extents.size()) != ids.size(0)) fail("trimmed_chunks: one extent per row needed");
+  return [ids, mask, extents = std::move(extents), multiple, embed](int64_t begin, int64_t end) {
+    const int64_t w = chunk_width(extents, begin, end, multiple, ids.size(1));
+    return embed(ids.slice(0, begin, end).slice(1, 0, w), mask.slice(0, begin, end).slice(1, 0, w));
+  };
+}
+
 }  // namespace mtpf

@@ -51,4 +51,22 @@ torch::Tensor grad_cache_backward(const std::vector<ChunkEmbedFn>& sides, int64_
 torch::Tensor cached_info_nce_loss(const ChunkEmbedFn& anchors, const ChunkEmbedFn& positives, int64_t batch_size,
                                    int64_t chunk_size, double temperature = 0.05, bool symmetric = false);
 
+// Chunk trimming. A padded batch is as long as its longest row; after sorting by length most chunks are much
+// shorter. Cutting each chunk's trailing all-padding columns changes nothing an encoder computes for the real
+// tokens (padded keys are masked out, positions count from the left), but saves their FLOPs.
+
+// Per row of mask [B, T]: one past its last non-zero column (0 for an empty row). Read on the host: pass a host
+// tensor (the batch before it moves to the device), or it costs a device sync.
+std::vector<int64_t> row_extents(const torch::Tensor& mask);
+
+// Columns to keep for rows [begin, end): their longest extent rounded up to a multiple of `multiple` (so the
+// kernels see few distinct lengths; <= 1 means no rounding), at least 1, at most `width`.
+int64_t chunk_width(const std::vector<int64_t>& extents, int64_t begin, int64_t end, int64_t multiple, int64_t width);
+
+// The ChunkEmbedFn of one side (ids, mask [B, T], in any device) whose chunks are cut to chunk_width:
+// embed(ids[rows, :w], mask[rows, :w]). Equal to the untrimmed function up to float rounding.
+using TokenEmbedFn = std::function<torch::Tensor(const torch::Tensor& ids, const torch::Tensor& mask)>;
+ChunkEmbedFn trimmed_chunks(const torch::Tensor& ids, const torch::Tensor& mask, std::vector<int64_t> extents,
+                            int64_t multiple, const TokenEmbedFn& embed);
+
 }  // namespace mtpf

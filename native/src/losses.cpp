@@ -41,7 +41,7 @@ torch::Tensor info_nce_loss(const torch::Tensor& anchors, const torch::Tensor& p
 }
 
 torch::Tensor token_classification_loss(const torch::Tensor& logits, const torch::Tensor& labels,
-                                        int64_t ignore_index) {
+                                        int64_t ignore_index, bool check_labels) {
   if (!logits.defined() || !labels.defined()) fail("token_classification_loss: logits and labels must be defined");
   if (logits.dim() < 2 || labels.sizes() != logits.sizes().slice(0, logits.dim() - 1))
     fail("token_classification_loss: labels ", labels.sizes(), " must match logits ", logits.sizes(),
@@ -51,7 +51,7 @@ torch::Tensor token_classification_loss(const torch::Tensor& logits, const torch
   auto flat_labels = labels.reshape({-1});
   auto labelled = flat_labels != ignore_index;
   // One host sync per call; it turns a CUDA device-side assert (which kills the context) into a clear error.
-  if ((labelled & ((flat_labels < 0) | (flat_labels >= k))).any().item<bool>())
+  if (check_labels && (labelled & ((flat_labels < 0) | (flat_labels >= k))).any().item<bool>())
     fail("token_classification_loss: labels must be in [0, ", k, ") or ", ignore_index, " (ignored)");
   NoAutocast no_autocast;
   const auto dtype = logits.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;

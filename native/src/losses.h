@@ -37,6 +37,8 @@ torch::Tensor info_nce_loss(const torch::Tensor& anchors, const torch::Tensor& p
 //
 // Args:
 //   ignore_index: the label that marks an unlabelled token (-100, as HF).
+//   check_labels: verify every label is in [0, K) or ignore_index (one device sync); pass false only when the
+//     caller has checked them already, e.g. on the host before the batch moved to the device.
 //
 // Inputs:
 //   logits [N, T, K]  any float dtype (computed in fp32, autocast off)
@@ -46,6 +48,6 @@ torch::Tensor info_nce_loss(const torch::Tensor& anchors, const torch::Tensor& p
 // Reference: paper Appendix B (pseudo-labels from mini-batch k-means, trained with cross-entropy);
 // HF transformers' run_ner.py / BertForTokenClassification (CrossEntropyLoss with ignore_index -100).
 torch::Tensor token_classification_loss(const torch::Tensor& logits, const torch::Tensor& labels,
-                                        int64_t ignore_index = -100);
+                                        int64_t ignore_index = -100, bool check_labels = true);
 
 }  // namespace mtpf

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "errors.h"
+#include "fused_adamw.h"
 #include "grad_cache.h"
 #include "losses.h"
 #include "pcgrad.h"
@@ -35,6 +36,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   get("ner_weight", c.ner_weight);
   get("temperature", c.temperature);
   get("chunk_size", c.chunk_size);
+  get("trim_padding", c.trim_padding);
+  get("pad_multiple", c.pad_multiple);
+  get("optimizer_impl", c.optimizer_impl);
   get("ner_classes", c.ner_classes);
   get("lora_r", c.lora.r);
   get("lora_alpha", c.lora.lora_alpha);
@@ -68,6 +72,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     fail("pcgrad applies to mtpf and mtpf-tpl, not ", c.strategy);
   if (c.schedule != "constant" && c.schedule != "linear" && c.schedule != "cosine")
     fail("unknown schedule '", c.schedule, "' (constant, linear, cosine)");
+  if (c.optimizer_impl != "auto" && c.optimizer_impl != "plain" && c.optimizer_impl != "fused")
+    fail("unknown optimizer_impl '", c.optimizer_impl, "' (auto, plain, fused)");
+  if (c.pad_multiple < 0) fail("pad_multiple must be >= 0, got ", c.pad_multiple);
   if (c.accumulation < 1 || c.total_steps < 1 || c.ner_classes < 2 || c.temperature <= 0 || c.lr <= 0)
     fail("accumulation, total_steps, lr and temperature must be positive and ner_classes at least 2");
   return c;
@@ -75,7 +82,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
 
 nlohmann::json TrainConfig::to_json() const {
   return {{"strategy", strategy}, {"pcgrad", pcgrad}, {"tc_weight", tc_weight}, {"ner_weight", ner_weight},
-          {"temperature", temperature}, {"chunk_size", chunk_size}, {"ner_classes", ner_classes},
+          {"temperature", temperature}, {"chunk_size", chunk_size}, {"trim_padding", trim_padding},
+          {"pad_multiple", pad_multiple}, {"optimizer_impl", optimizer_impl}, {"ner_classes", ner_classes},
           {"lora_r", lora.r}, {"lora_alpha", lora.lora_alpha}, {"lora_dropout", lora.lora_dropout},
           {"use_rslora", lora.use_rslora}, {"last_layers", last_layers}, {"lora_targets", lora_targets},
           {"lr", lr}, {"weight_decay", weight_decay}, {"beta1", beta1}, {"beta2", beta2}, {"eps", eps},
@@ -189,6 +197,7 @@ TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& conf
   model.to(device_);
   if (ner_head_) ner_head_->to(device_);
   model.train();
+  first_nonfinite_ = torch::full({}, -1, torch::TensorOptions().dtype(torch::kLong).device(device_));
   build_optimizer();
 }
 
@@ -223,6 +232,12 @@ void TrainSession::build_optimizer() {
   no_decay_options.weight_decay(0.0);
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
   optimizer_ = std::make_unique<torch::optim::AdamW>(groups, options);
+  if (config_.optimizer_impl == "fused" && !fused_adamw_available(device_))
+    fail("optimizer_impl fused: at::_fused_adamw_ is not available for ", device_.str(), " in libtorch ",
+         TORCH_VERSION, " (CUDA needs >= 2.1, CPU >= 2.4)");
+  const bool fused = config_.optimizer_impl == "fused" ||
+                     (config_.optimizer_impl == "auto" && device_.is_cuda() && fused_adamw_available(device_));
+  optimizer_impl_ = fused ? "fused" : "plain";
 }
 
 void TrainSession::set_stage(int stage, double lr, int64_t total_steps, int64_t warmup_steps) {
@@ -249,58 +264,116 @@ torch::Tensor TrainSession::ner_logits(const torch::Tensor& ids, const torch::Te
   return logits.to(torch::kCPU);
 }
 
+// One step's batches on the session's device, with each row's extent (one past its last real token) read on the
+// host before the copy, for trimming padding without a device sync.
+struct TrainSession::DeviceBatch {
+  torch::Tensor tc_a_ids, tc_a_mask, tc_b_ids, tc_b_mask, ner_ids, ner_mask, ner_labels;
+  std::vector<int64_t> tc_a_extents, tc_b_extents, ner_extents;  // empty: no trimming
+};
+
+TrainSession::DeviceBatch TrainSession::prepare(const StepInputs& in) const {
+  DeviceBatch b;
+  // Length buckets: with trimming on, a batch is first widened to a multiple of pad_multiple (within the position
+  // table), so that with the trimmed chunk widths (also multiples) the kernels see few distinct lengths.
+  auto widen = [this](const torch::Tensor& t, int64_t value) {
+    if (!config_.trim_padding || config_.pad_multiple <= 1) return t;
+    const int64_t seq = t.size(1), m = config_.pad_multiple;
+    const int64_t target = std::max(seq, std::min((seq + m - 1) / m * m, loaded_.model->max_sequence_length()));
+    return target == seq ? t : torch::constant_pad_nd(t, {0, target - seq}, value);
+  };
+  const int64_t pad_id = loaded_.model->config().pad_token_id;
+  auto move = [this](const torch::Tensor& t) {
+    if (t.device() == device_) return t;
+    // From pinned memory the copy is asynchronous; the caching host allocator keeps the pinned block until the
+    // copy has run.
+    if (device_.is_cuda() && t.is_cpu()) return t.pin_memory().to(device_, /*non_blocking=*/true);
+    return t.to(device_);
+  };
+  if (in.tc_a_ids.defined() && in.tc_a_ids.numel() > 0) {
+    if (config_.trim_padding) {
+      b.tc_a_extents = row_extents(in.tc_a_mask);
+      b.tc_b_extents = row_extents(in.tc_b_mask);
+    }
+    b.tc_a_ids = move(widen(in.tc_a_ids, pad_id));
+    b.tc_a_mask = move(widen(in.tc_a_mask, 0));
+    b.tc_b_ids = move(widen(in.tc_b_ids, pad_id));
+    b.tc_b_mask = move(widen(in.tc_b_mask, 0));
+  }
+  if (in.ner_ids.defined() && in.ner_ids.numel() > 0) {
+    // Checked on the host: a bad label would otherwise be a CUDA device-side assert, and checking on the device
+    // costs a sync (labels already on the device pay it here).
+    const auto labels = in.ner_labels.to(torch::kCPU);
+    const auto max_label = labels.max().item<int64_t>(), min_label = labels.min().item<int64_t>();
+    if (max_label >= config_.ner_classes || (min_label < 0 && min_label != -100))
+      fail("NER labels must be -100 or in [0, ", config_.ner_classes, "); got ", min_label, "..", max_label);
+    // A label on a padding position still counts, so it keeps its column.
+    if (config_.trim_padding) b.ner_extents = row_extents(in.ner_mask.to(torch::kCPU).ne(0).logical_or(labels.ne(-100)));
+    b.ner_ids = move(widen(in.ner_ids, pad_id));
+    b.ner_mask = move(widen(in.ner_mask, 0));
+    b.ner_labels = move(widen(in.ner_labels, -100));
+  }
+  return b;
+}
+
 torch::Tensor TrainSession::embed_pooled(const torch::Tensor& ids, const torch::Tensor& mask) {
   auto hidden = loaded_.model->forward(ids, mask, {}, false).last_hidden_state;
   return mean_pool(hidden.to(torch::kFloat32), mask);
 }
 
-double TrainSession::run_tc(const StepInputs& in, double scale) {
+torch::Tensor TrainSession::run_tc(const DeviceBatch& b, double scale) {
   ActiveAdapter scope(config_.uses_loras() ? "tc" : "");
   CudaAutocastGuard autocast(config_.precision == "bf16");
-  const int64_t batch = in.tc_a_ids.size(0);
-  if (in.tc_b_ids.size(0) != batch) fail("TC batch: ", batch, " anchors but ", in.tc_b_ids.size(0), " positives");
-  auto side = [this](const torch::Tensor& ids, const torch::Tensor& mask) -> ChunkEmbedFn {
-    return [this, ids, mask](int64_t begin, int64_t end) {
-      return embed_pooled(ids.slice(0, begin, end), mask.slice(0, begin, end));
+  const int64_t batch = b.tc_a_ids.size(0);
+  if (b.tc_b_ids.size(0) != batch) fail("TC batch: ", batch, " anchors but ", b.tc_b_ids.size(0), " positives");
+  TokenEmbedFn embed = [this](const torch::Tensor& ids, const torch::Tensor& mask) { return embed_pooled(ids, mask); };
+  auto side = [&](const torch::Tensor& ids, const torch::Tensor& mask, const std::vector<int64_t>& extents) -> ChunkEmbedFn {
+    if (!extents.empty()) return trimmed_chunks(ids, mask, extents, config_.pad_multiple, embed);
+    return [ids, mask, embed](int64_t begin, int64_t end) {
+      return embed(ids.slice(0, begin, end), mask.slice(0, begin, end));
     };
   };
+  auto anchors = side(b.tc_a_ids, b.tc_a_mask, b.tc_a_extents);
+  auto positives = side(b.tc_b_ids, b.tc_b_mask, b.tc_b_extents);
   if (config_.chunk_size > 0 && config_.chunk_size < batch) {
     // GradCache: the batch's activations never live at once; equal to the plain loss in value and gradients.
-    auto loss = grad_cache_backward({side(in.tc_a_ids, in.tc_a_mask), side(in.tc_b_ids, in.tc_b_mask)}, batch,
-                                    config_.chunk_size, [this, scale](const std::vector<torch::Tensor>& e) {
+    auto loss = grad_cache_backward({anchors, positives}, batch, config_.chunk_size,
+                                    [this, scale](const std::vector<torch::Tensor>& e) {
                                       return info_nce_loss(e[0], e[1], config_.temperature) * scale;
                                     });
-    return loss.item<double>() / scale;
+    return loss / scale;
   }
-  auto loss = info_nce_loss(embed_pooled(in.tc_a_ids, in.tc_a_mask), embed_pooled(in.tc_b_ids, in.tc_b_mask),
-                            config_.temperature);
+  auto loss = info_nce_loss(anchors(0, batch), positives(0, batch), config_.temperature);
   (loss * scale).backward();
-  return loss.item<double>();
+  return loss.detach();
 }
 
-double TrainSession::run_ner(const StepInputs& in, double scale) {
+torch::Tensor TrainSession::run_ner(const DeviceBatch& b, double scale) {
   ActiveAdapter scope(config_.uses_loras() ? "ner" : "");
   CudaAutocastGuard autocast(config_.precision == "bf16");
-  auto hidden = loaded_.model->forward(in.ner_ids, in.ner_mask, {}, false).last_hidden_state;
+  auto ids = b.ner_ids, mask = b.ner_mask, labels = b.ner_labels;
+  if (!b.ner_extents.empty()) {
+    const int64_t w = chunk_width(b.ner_extents, 0, ids.size(0), config_.pad_multiple, ids.size(1));
+    ids = ids.slice(1, 0, w);
+    mask = mask.slice(1, 0, w);
+    labels = labels.slice(1, 0, w);
+  }
+  auto hidden = loaded_.model->forward(ids, mask, {}, false).last_hidden_state;
   auto logits = ner_head_->forward(hidden);
-  auto loss = token_classification_loss(logits.to(torch::kFloat32), in.ner_labels);
+  // Labels were checked on the host (prepare): no sync here.
+  auto loss = token_classification_loss(logits.to(torch::kFloat32), labels, -100, /*check_labels=*/false);
   (loss * scale).backward();
-  return loss.item<double>();
+  return loss.detach();
 }
 
-StepMetrics TrainSession::step(const StepInputs& in, bool measure) {
+StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   StepMetrics m;
+  read = read || measure;
   const bool has_tc = in.tc_a_ids.defined() && in.tc_a_ids.numel() > 0;
   const bool has_ner = in.ner_ids.defined() && in.ner_ids.numel() > 0;
   if (has_tc && !config_.uses_tc()) fail("strategy ", config_.strategy, " takes no TC batch");
   if (has_ner && !config_.uses_ner()) fail("strategy ", config_.strategy, " takes no NER batch");
   if (!has_tc && !has_ner) fail("step without any batch");
-  if (has_ner) {
-    auto max_label = in.ner_labels.max().item<int64_t>();
-    auto min_label = in.ner_labels.min().item<int64_t>();
-    if (max_label >= config_.ner_classes || (min_label < 0 && min_label != -100))
-      fail("NER labels must be -100 or in [0, ", config_.ner_classes, "); got ", min_label, "..", max_label);
-  }
+  const auto batch = prepare(in);
   // Dropout masks depend on (seed, step) only, so a resumed run replays the same randomness.
   torch::manual_seed(config_.seed * 1000003ULL + static_cast<uint64_t>(micro_step_));
   const double acc = static_cast<double>(config_.accumulation);
@@ -308,10 +381,11 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure) {
 
   std::vector<torch::Tensor> accumulated;
   if (separate) accumulated = take_grads(shared_);  // earlier micro-batches' shared gradients, set aside
-  if (has_tc) m.tc_loss = run_tc(in, config_.tc_weight / acc);
+  torch::Tensor tc_loss, ner_loss;
+  if (has_tc) tc_loss = run_tc(batch, config_.tc_weight / acc);
   std::vector<torch::Tensor> g_tc;
   if (separate) g_tc = take_grads(shared_);
-  if (has_ner) m.ner_loss = run_ner(in, config_.ner_weight / acc);
+  if (has_ner) ner_loss = run_ner(batch, config_.ner_weight / acc);
   if (separate) {
     auto g_ner = take_grads(shared_);
     m.grad_cosine = gradient_cosine(g_tc, g_ner);
@@ -324,27 +398,86 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure) {
     }
     add_grads(shared_, accumulated);
   }
-  const bool nonfinite = (has_tc && !std::isfinite(m.tc_loss)) || (has_ner && !std::isfinite(m.ner_loss));
-  if (nonfinite) {
-    clear_grads(trainable_);
-    fail("non-finite loss at step ", step_ + 1, " (tc ", m.tc_loss, ", ner ", m.ner_loss,
-         "); the run stops, the last checkpoint is kept");
+  // A non-finite loss is noted on the device (no sync): the step that reads, or check_finite, reports it.
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor bad;
+    for (const auto& loss : {tc_loss, ner_loss}) {
+      if (!loss.defined()) continue;
+      auto nonfinite = torch::isfinite(loss).logical_not();
+      bad = bad.defined() ? bad.logical_or(nonfinite) : nonfinite;
+    }
+    first_nonfinite_.masked_fill_(bad.logical_and(first_nonfinite_.lt(0)), step_ + 1);
+  }
+  const bool stepping = (micro_step_ + 1) % config_.accumulation == 0;
+  torch::Tensor grad_norm;
+  if (stepping && config_.clip_norm > 0) grad_norm = clip_gradients();
+  if (read) {
+    // Every scalar of the step in one copy: the only device sync of a step that reads.
+    auto as_double = [this](const torch::Tensor& t) {
+      return t.defined() ? t.to(torch::kFloat64).reshape({})
+                         : torch::full({}, std::nan(""), torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    };
+    auto host = torch::stack({as_double(tc_loss), as_double(ner_loss), as_double(grad_norm),
+                              as_double(first_nonfinite_)})
+                    .to(torch::kCPU);
+    const double* v = host.data_ptr<double>();
+    m.tc_loss = v[0];
+    m.ner_loss = v[1];
+    m.grad_norm = v[2];
+    m.read = true;
+    const auto first_bad = static_cast<int64_t>(v[3]);
+    if (first_bad >= 0) {
+      clear_grads(trainable_);
+      if (first_bad == step_ + 1)
+        fail("non-finite loss at step ", first_bad, " (tc ", m.tc_loss, ", ner ", m.ner_loss,
+             "); the run stops, the last checkpoint is kept");
+      fail("non-finite loss at step ", first_bad, " (noticed at step ", step_ + 1,
+           "); the run stops, the last checkpoint is kept");
+    }
   }
   ++micro_step_;
   m.lr = lr_at(config_, step_);
-  if (micro_step_ % config_.accumulation == 0) optimizer_step(m);
+  if (stepping) {
+    optimizer_update(m.lr);
+    clear_grads(trainable_);
+    ++step_;
+    m.optimizer_stepped = true;
+  }
   return m;
 }
 
-void TrainSession::optimizer_step(StepMetrics& m) {
-  m.grad_norm = config_.clip_norm > 0 ? torch::nn::utils::clip_grad_norm_(trainable_, config_.clip_norm)
-                                      : std::nan("");
+void TrainSession::check_finite() const {
+  const auto first_bad = first_nonfinite_.item<int64_t>();
+  if (first_bad >= 0)
+    fail("non-finite loss at step ", first_bad, " (noticed after step ", step_,
+         "); the run stops, the last checkpoint is kept");
+}
+
+// torch::nn::utils::clip_grad_norm_ returns the norm as a double, i.e. waits for the device on every step; this is
+// the same computation with the norm left on the device.
+torch::Tensor TrainSession::clip_gradients() {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : trainable_)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return torch::zeros({}, torch::TensorOptions().device(device_));
+  auto norms = at::_foreach_norm(grads, 2);
+  auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+  auto coef = (config_.clip_norm / (total + 1e-6)).clamp_max(1.0);
+#if MTPF_TORCH_AT_LEAST(2, 1)
+  at::_foreach_mul_(grads, coef);  // unverified until a libtorch 2.x run (docs/gpu-notes.md)
+#else
+  for (auto& g : grads) g.mul_(coef);
+#endif
+  return total;
+}
+
+void TrainSession::optimizer_update(double lr) {
   for (auto& group : optimizer_->param_groups())
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(m.lr);
-  optimizer_->step();
-  clear_grads(trainable_);
-  ++step_;
-  m.optimizer_stepped = true;
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  if (optimizer_impl_ == "fused") fused_adamw_step(*optimizer_);
+  else optimizer_->step();
 }
 
 torch::Tensor TrainSession::embed_tokens(const torch::Tensor& ids, const torch::Tensor& mask,
@@ -360,6 +493,7 @@ torch::Tensor TrainSession::embed_tokens(const torch::Tensor& ids, const torch::
 // ---- checkpoints and exports ----
 
 void TrainSession::save_checkpoint(const std::string& dir, const nlohmann::json& extra) const {
+  check_finite();  // weights after a non-finite loss never become a checkpoint
   const fs::path final_dir(dir), tmp = fs::path(dir + ".tmp");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
@@ -409,12 +543,17 @@ nlohmann::json TrainSession::load_checkpoint(const std::string& dir) {
   optimizer_->load(archive);
   step_ = state.at("optimizer_steps").get<int64_t>();
   micro_step_ = state.at("micro_steps").get<int64_t>();
+  first_nonfinite_.fill_(-1);  // checkpoints only hold finite runs
   return state.value("extra", nlohmann::json::object());
 }
 
-void TrainSession::export_backbone(const std::string& dir) const { model_folder_save(loaded_, dir); }
+void TrainSession::export_backbone(const std::string& dir) const {
+  check_finite();
+  model_folder_save(loaded_, dir);
+}
 
 void TrainSession::export_adapter(const std::string& name, const std::string& dir) const {
+  check_finite();
   PeftSaveOptions options;
   options.base_model_name_or_path = loaded_.source_dir;
   options.task_type = "FEATURE_EXTRACTION";
@@ -424,6 +563,7 @@ void TrainSession::export_adapter(const std::string& name, const std::string& di
 
 void TrainSession::export_head(const std::string& dir) const {
   if (!ner_head_) fail("strategy ", config_.strategy, " has no NER head");
+  check_finite();
   fs::create_directories(dir);
   peft_save_head(dir, "ner", ner_head_->weight.detach().cpu(), ner_head_->bias.detach().cpu(), {});
 }

@@ -27,6 +27,15 @@ struct TrainConfig {
   double tc_weight = 1.0, ner_weight = 1.0;
   double temperature = 0.05;
   int64_t chunk_size = 64;  // GradCache chunk for the TC batch; 0 = plain loss
+  // Each batch (and each GradCache chunk) is cut to its longest real row, rounded up to pad_multiple columns (a
+  // batch narrower than that multiple is padded up to it): no FLOPs go to padding, and the kernels (and CUDA
+  // graphs) see few distinct lengths. Values and gradients equal the untrimmed step's up to float rounding.
+  bool trim_padding = true;
+  int64_t pad_multiple = 8;
+  // AdamW implementation: "plain" (torch::optim::AdamW, one kernel per tensor and op), "fused" (at::_fused_adamw_,
+  // libtorch >= 2.1 on CUDA, >= 2.4 on CPU) or "auto" (fused where available on CUDA, else plain). Both keep their
+  // state in the same torch::optim::AdamW, so checkpoints move between them.
+  std::string optimizer_impl = "auto";
   int64_t ner_classes = 200;
   LoraConfig lora{32, 64.0, 0.0, false};
   int last_layers = 2;  // 0 = all layers
@@ -60,19 +69,31 @@ struct StepInputs {
   torch::Tensor ner_ids, ner_mask, ner_labels;              // [N, T]; labels -100 where ignored
 };
 
+// Losses and the gradient norm are read to the host only on steps that ask for it (read): other steps leave them
+// NaN and never wait for the device.
 struct StepMetrics {
   double tc_loss = std::nan(""), ner_loss = std::nan("");
   double lr = 0, grad_cosine = std::nan(""), grad_norm = std::nan("");
   bool optimizer_stepped = false;
+  bool read = false;  // losses and grad_norm hold this step's values
 };
 
 class TrainSession {
  public:
   TrainSession(const std::string& model_dir, const TrainConfig& config);
 
-  // One micro-batch; the optimiser steps every `accumulation` calls. `measure` computes the two tasks' gradient
-  // cosine on the shared parameters (costs a copy of the gradients) and reads losses to the host.
-  StepMetrics step(const StepInputs& in, bool measure);
+  // One micro-batch; the optimiser steps every `accumulation` calls. Inputs may be on the host (the usual case:
+  // checked there, then copied through pinned memory without a sync) or already on the session's device.
+  // read: copy this step's losses and gradient norm to the host (one device sync). Steps that do not read keep a
+  // non-finite loss in a device-side flag; the next step that reads, save_checkpoint and the exports fail naming
+  // the first such step (check_finite), so a NaN still stops the run and never reaches a checkpoint.
+  // measure: also compute the two tasks' gradient cosine on the shared parameters (a copy of the gradients;
+  // implies read).
+  StepMetrics step(const StepInputs& in, bool measure, bool read = true);
+  // Fails naming the first step whose loss was non-finite, if any (one device sync).
+  void check_finite() const;
+  // The AdamW implementation in use: "plain" or "fused".
+  const std::string& optimizer_impl() const { return optimizer_impl_; }
 
   // ner-adapt: switch stage with a fresh optimiser and schedule.
   void set_stage(int stage, double lr, int64_t total_steps, int64_t warmup_steps);
@@ -99,10 +120,13 @@ class TrainSession {
   torch::Tensor embed_tokens(const torch::Tensor& ids, const torch::Tensor& mask, const std::string& adapter);
 
  private:
+  struct DeviceBatch;
+  DeviceBatch prepare(const StepInputs& in) const;
   torch::Tensor embed_pooled(const torch::Tensor& ids, const torch::Tensor& mask);
-  double run_tc(const StepInputs& in, double scale);
-  double run_ner(const StepInputs& in, double scale);
-  void optimizer_step(StepMetrics& m);
+  torch::Tensor run_tc(const DeviceBatch& b, double scale);
+  torch::Tensor run_ner(const DeviceBatch& b, double scale);
+  torch::Tensor clip_gradients();
+  void optimizer_update(double lr);
   void build_optimizer();
 
   TrainConfig config_;
@@ -112,6 +136,9 @@ class TrainSession {
   std::vector<torch::Tensor> shared_;      // backbone parameters that train (PCGrad's shared set)
   std::vector<torch::Tensor> trainable_;   // everything the optimiser updates
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::string optimizer_impl_ = "plain";
+  // Optimiser step (1-based) of the first non-finite loss, -1 while none; on the device, read only when asked.
+  torch::Tensor first_nonfinite_;
   int64_t step_ = 0, micro_step_ = 0;
 };
 

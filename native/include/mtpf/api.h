@@ -63,9 +63,11 @@ class Trainer {
   // Any of the two batches may be absent (batch 0, null pointers). Row-major int64 inputs; ner_labels -100 where a
   // token carries no label. metrics (6 doubles): tc_loss, ner_loss, lr, grad_cosine, grad_norm, optimizer_stepped
   // (NaN where not computed). measure: also compute the two tasks' gradient cosine on the shared parameters.
+  // read: copy the losses and the gradient norm to the host (a device sync). With read false they are NaN, and a
+  // non-finite loss makes the next step that reads (or save_checkpoint, or an export) throw, naming its step.
   void step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_len, const int64_t* tc_b_ids,
             const int64_t* tc_b_mask, int tc_b_len, int tc_batch, const int64_t* ner_ids, const int64_t* ner_mask,
-            const int64_t* ner_labels, int ner_batch, int ner_len, bool measure, double* metrics);
+            const int64_t* ner_labels, int ner_batch, int ner_len, bool measure, double* metrics, bool read = true);
   long long optimizer_steps() const;
   long long micro_steps() const;
   int hidden_size() const;

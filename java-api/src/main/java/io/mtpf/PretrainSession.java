@@ -33,10 +33,23 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
   }
 
   /**
-   * One step. Either side may be null: {@code anchors}/{@code positives} (same batch size) for the TC loss,
-   * {@code ner} with {@code nerLabels} (row-major like ner's ids; -100 = no label) for the NER loss.
+   * One step that reads its losses (see {@link #step(Batch, Batch, Batch, long[], boolean, boolean)}). Either side
+   * may be null: {@code anchors}/{@code positives} (same batch size) for the TC loss, {@code ner} with
+   * {@code nerLabels} (row-major like ner's ids; -100 = no label) for the NER loss.
    */
   public StepMetrics step(Batch anchors, Batch positives, Batch ner, long[] nerLabels, boolean measure) {
+    return step(anchors, positives, ner, nerLabels, measure, true);
+  }
+
+  /**
+   * One step. {@code read}: copy this step's losses and gradient norm from the device (a synchronisation; on a GPU,
+   * read every N steps only). Without it they are NaN in the result, and a non-finite loss is reported by the next
+   * step that reads, by {@link #saveCheckpoint} and by the exports: an {@link MtpfException} naming the step it
+   * happened at, so a run still stops on it and never checkpoints its weights. {@code measure} (the two tasks'
+   * gradient cosine) implies {@code read}.
+   */
+  public StepMetrics step(Batch anchors, Batch positives, Batch ner, long[] nerLabels, boolean measure,
+      boolean read) {
     if ((anchors == null) != (positives == null))
       throw new MtpfException("step: TC needs both anchors and positives");
     if (anchors != null && anchors.batchSize() != positives.batchSize())
@@ -50,10 +63,10 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
           positives == null ? null : positives.attentionMask(), positives == null ? 0 : positives.seqLen(),
           anchors == null ? 0 : anchors.batchSize(), ner == null ? null : ner.inputIds(),
           ner == null ? null : ner.attentionMask(), ner == null ? null : nerLabels, ner == null ? 0 : ner.batchSize(),
-          ner == null ? 0 : ner.seqLen(), measure, m);
+          ner == null ? 0 : ner.seqLen(), measure, m, read);
       return null;
     });
-    return new StepMetrics(m[0], m[1], m[2], m[3], m[4], m[5] != 0);
+    return new StepMetrics(m[0], m[1], m[2], m[3], m[4], m[5] != 0, read || measure);
   }
 
   public long optimizerSteps() {

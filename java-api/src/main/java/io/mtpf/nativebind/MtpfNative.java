@@ -109,7 +109,8 @@ public final class MtpfNative {
         int nerBatch,
         int nerLen,
         @Cast("bool") boolean measure,
-        double[] metrics);
+        double[] metrics,
+        @Cast("bool") boolean read);
 
     public native long optimizer_steps();
 

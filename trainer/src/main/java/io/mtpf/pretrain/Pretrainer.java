@@ -100,17 +100,22 @@ public final class Pretrainer {
           long stepAfter = micro / accumulation + 1;
           boolean logStep = micro % accumulation == accumulation - 1
               && (stepAfter % c.logging.logEvery == 0 || stepAfter == c.steps);
+          // Losses come to the host (a device sync) on logged steps only, and on the first step for the summary;
+          // a NaN in between is reported by the next logged step or checkpoint, naming its step.
+          boolean read = logStep || micro == firstMicro;
           StepMetrics m;
           try {
-            m = session.step(b.anchors(), b.positives(), b.ner(), b.nerLabels(), logStep);
+            m = session.step(b.anchors(), b.positives(), b.ner(), b.nerLabels(), logStep, read);
           } catch (MtpfException e) {
             throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
           }
           windowTokens += b.tokens();
-          if (Double.isNaN(first[0])) first[0] = m.tcLoss();
-          if (Double.isNaN(first[1])) first[1] = m.nerLoss();
-          last[0] = m.tcLoss();
-          last[1] = m.nerLoss();
+          if (m.read()) {
+            if (Double.isNaN(first[0])) first[0] = m.tcLoss();
+            if (Double.isNaN(first[1])) first[1] = m.nerLoss();
+            last[0] = m.tcLoss();
+            last[1] = m.nerLoss();
+          }
           if (!m.optimizerStepped()) continue;
           long step = session.optimizerSteps();
           double tokensPerS = windowTokens / ((System.nanoTime() - windowStart) / 1e9);
@@ -127,9 +132,15 @@ public final class Pretrainer {
             windowTokens = 0;
             windowStart = System.nanoTime();
           }
-          bar.update(step, String.format("tc %s ner %s %.0f tok/s", fmt(m.tcLoss()), fmt(m.nerLoss()), tokensPerS),
+          bar.update(step, String.format("tc %s ner %s %.0f tok/s", fmt(last[0]), fmt(last[1]), tokensPerS),
               logStep);
-          if (step % c.logging.checkpointEvery == 0 || step == c.steps) checkpoint(session, checkpoints, step);
+          if (step % c.logging.checkpointEvery == 0 || step == c.steps) {
+            try {
+              checkpoint(session, checkpoints, step);
+            } catch (MtpfException e) {
+              throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
+            }
+          }
         }
         bar.finish();
       }

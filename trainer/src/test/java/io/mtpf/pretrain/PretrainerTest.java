@@ -226,6 +226,9 @@ class PretrainerTest {
     c.validate("test");
     Pretrainer.Result r = run(c, false, new ByteArrayOutputStream());
     assertEquals(3, r.steps());
+    // Losses reach the host on logged steps and the first one only; the summary still has both ends.
+    assertEquals(tc, Double.isFinite(r.firstTcLoss()) && Double.isFinite(r.lastTcLoss()), r.toString());
+    assertEquals(ner, Double.isFinite(r.firstNerLoss()) && Double.isFinite(r.lastNerLoss()), r.toString());
     for (String f : present) assertTrue(Files.exists(out.resolve(f)), strategy + ": " + f);
     for (String f : absent) assertFalse(Files.exists(out.resolve(f)), strategy + ": " + f);
     List<JsonNode> m = metrics(out);
