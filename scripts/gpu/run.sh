@@ -54,7 +54,7 @@ if [ "$mode" = gpu ]; then
   command -v ninja >/dev/null && gen=(-G Ninja)
   [ -f gpu-work/hf_baseline.py ] || say "gpu-work/hf_baseline.py missing: run scripts/gpu/prepare.sh locally and carry gpu-work"
   configure=(cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix"
-    -DMTPF_BUILD_TESTS=ON -DMTPF_BUILD_BENCHMARKS=ON -DMTPF_NLOHMANN_JSON_INCLUDE="$root/gpu-work/include"
+    -DMTPF_BUILD_TESTS=ON -DMTPF_BUILD_BENCHMARKS=ON -DMTPF_BUILD_RUNTIME=OFF -DMTPF_NLOHMANN_JSON_INCLUDE="$root/gpu-work/include"
     -DMTPF_GTEST_SOURCE_DIR="$root/gpu-work/googletest")
   # Only what this run needs: the library, the test program and the GPU benchmark.
   stage 230 230 build bash -c "$(printf '%q ' "${configure[@]}") && cmake --build $(printf '%q' "$build") -j $jobs_n --target mtpf_tests mtpf_bench_gpu"
