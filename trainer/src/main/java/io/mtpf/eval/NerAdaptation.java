@@ -44,8 +44,15 @@ public final class NerAdaptation {
     }
   }
 
-  /** One epoch: its stage (1 head, 2 LoRA + head), mean training loss, and dev F1 (NaN without dev). */
-  public record Epoch(int epoch, int stage, double loss, double devF1) {}
+  /**
+   * One epoch: its stage (1 head, 2 LoRA + head), mean training loss, dev F1 (NaN without dev), and the seconds its
+   * training steps took (dev scoring excluded) over the sentences it trained on.
+   */
+  public record Epoch(int epoch, int stage, double loss, double devF1, double trainSeconds, int sentences) {
+    public double sentencesPerSecond() {
+      return trainSeconds > 0 ? sentences / trainSeconds : Double.NaN;
+    }
+  }
 
   /** The selected epoch's scores. */
   public record Result(EntityF1.Report test, double devF1, int selectedEpoch, List<Epoch> history, long seed) {}
@@ -102,6 +109,7 @@ public final class NerAdaptation {
         Collections.shuffle(order, rng);
         double lossSum = 0;
         int batches = 0;
+        long started = System.nanoTime();
         for (int start = 0; start < order.size(); start += s.batchSize()) {
           List<Integer> rows = order.subList(start, Math.min(order.size(), start + s.batchSize()));
           List<Encoding> part = new ArrayList<>(rows.size());
@@ -117,8 +125,9 @@ public final class NerAdaptation {
           lossSum += m.nerLoss();
           batches++;
         }
+        double trainSeconds = (System.nanoTime() - started) / 1e9;
         double devF1 = dev == null ? Double.NaN : EntityF1.f1(dev.tagSequences(), predict(session, tok, dev, labels, s));
-        history.add(new Epoch(epoch, stage, lossSum / batches, devF1));
+        history.add(new Epoch(epoch, stage, lossSum / batches, devF1, trainSeconds, train.size()));
         log.accept(String.format("adapt-ner %s seed %d epoch %d/%d (stage %d): loss %.4f%s", train.name(), s.seed(),
             epoch, epochs, stage, lossSum / batches, dev == null ? "" : String.format(", dev F1 %.4f", devF1)));
         boolean select = dev == null ? epoch == epochs : devF1 > bestDev;
