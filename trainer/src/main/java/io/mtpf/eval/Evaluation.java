@@ -87,6 +87,7 @@ public final class Evaluation {
   public static EvalResults run(Request r, Consumer<String> log) {
     long started = System.nanoTime();
     if (r.threads() > 0) NativeCore.setThreads(r.threads());
+    if (r.nerAdapter() != null) checkNerAdapter(r.nerAdapter(), NerAdaptation.Settings.paper());
     String modelSha = ModelFingerprint.sha256(r.model());
     EvalResults.Artifact model = new EvalResults.Artifact(r.model().toString(), modelSha, null);
     Map<String, EvalResults.Artifact> adapters = new LinkedHashMap<>();
@@ -179,6 +180,16 @@ public final class Evaluation {
   }
 
   // ---- NER ----
+
+  /** A ner adapter seeds the adaptation's LoRA, so its rank and alpha must be the adaptation's (App. A: 32, 64). */
+  static void checkNerAdapter(Path dir, NerAdaptation.Settings s) {
+    var config = SentenceEmbedder.readJson(dir.resolve("adapter_config.json"), "ner adapter");
+    int r = config.path("r").asInt(-1);
+    double alpha = config.path("lora_alpha").asDouble(Double.NaN);
+    if (r != s.r() || alpha != s.alpha())
+      throw new MtpfException("--adapter ner=" + dir + ": LoRA r " + r + ", alpha " + alpha + ", but NER adaptation "
+          + "uses r " + s.r() + ", alpha " + s.alpha() + " (paper App. A); the adapter cannot seed it");
+  }
 
   private static DatasetResult runNer(Request r, Resolved d, NerAdaptation.Settings base, Consumer<String> log) {
     BadLines bad = r.skipBadLines() ? BadLines.skip() : BadLines.fail();

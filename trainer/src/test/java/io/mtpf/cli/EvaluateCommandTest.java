@@ -124,17 +124,22 @@ class EvaluateCommandTest {
   void adaptersSeedNerAndStayActiveForClassification() throws Exception {
     NerDataset train = NerReaders.read(data.resolve("conll2003/train.txt"), BadLines.fail());
     Path adapter = tmp.resolve("adapter");
-    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 2, 8, 5e-2, 0.01, 4, 8, 16, 3,
+    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 2, 8, 5e-2, 0.01, 32, 64, 16, 3,
         "cpu"), adapter, line -> {});
     Path run = tmp.resolve("run-adapters");
     CliRunner.Result r = CliRunner.run("evaluate", "--model", model.toString(), "--adapter", "ner=" + adapter,
         "--adapter", "tc=" + adapter, "--suite", "quick", "--data", data.toString(), "--only", "CoNLL-2003,Banking77",
         "--out", run.toString(), "--threads", "1", "--label", "with adapters");
-    assertEquals(0, r.code(), r.err());
+    assertEquals(0, r.code(), r.err() + Files.readString(run.resolve("results.json")));
     EvalResults res = EvalResults.read(run);
     assertEquals("with adapters", res.config().label());
     assertEquals(2, res.config().loraLayers(), "the adapter covers both layers of the tiny model");
-    assertEquals(EmbeddingCache.sha256(adapter.resolve("adapter_model.safetensors")), res.adapters().get("tc").sha256());
+    // Two weight files (the LoRA and the NER head beside it): the hash of their hashes, in name order.
+    String files = "adapter_model.safetensors " + EmbeddingCache.sha256(adapter.resolve("adapter_model.safetensors"))
+        + "\nhead_ner.safetensors " + EmbeddingCache.sha256(adapter.resolve("head_ner.safetensors")) + "\n";
+    java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+    assertEquals(java.util.HexFormat.of().formatHex(md.digest(files.getBytes(java.nio.charset.StandardCharsets.UTF_8))),
+        res.adapters().get("tc").sha256());
     assertEquals(List.of("CoNLL-2003", "Banking77"), res.datasets().stream().map(EvalResults.DatasetResult::name).toList());
     assertEquals("ok", res.dataset("CoNLL-2003").status());
     assertEquals("ok", res.dataset("Banking77").status());
@@ -144,7 +149,15 @@ class EvaluateCommandTest {
          var adapted = SentenceEmbedder.open(model, adapter, SentenceEmbedder.Options.paper())) {
       assertNotEquals(plain.embed(List.of("anna went to paris"))[0][0], adapted.embed(List.of("anna went to paris"))[0][0]);
     }
-    CliRunner.Result bad = CliRunner.run("evaluate", "--model", model.toString(), "--adapter", "xx=" + adapter,
+    // A ner adapter of another rank cannot seed the adaptation's LoRA: an error before any work.
+    Path small = tmp.resolve("adapter-r4");
+    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 0, 8, 5e-2, 0.01, 4, 8, 16, 3,
+        "cpu"), small, line -> {});
+    CliRunner.Result bad = CliRunner.run("evaluate", "--model", model.toString(), "--adapter", "ner=" + small,
+        "--data", data.toString(), "--out", tmp.resolve("bad").toString());
+    assertEquals(1, bad.code());
+    assertTrue(bad.err().contains(small.toString()) && bad.err().contains("r 4"), bad.err());
+    bad = CliRunner.run("evaluate", "--model", model.toString(), "--adapter", "xx=" + adapter,
         "--out", tmp.resolve("bad").toString());
     assertEquals(1, bad.code());
     assertTrue(bad.err().contains("ner or tc"), bad.err());
