@@ -38,7 +38,7 @@ final class EvaluateCommand implements Callable<Integer> {
   Map<String, Path> adapters = new java.util.LinkedHashMap<>();
 
   @Option(names = "--suite", defaultValue = "paper", description = "paper (all 21 datasets, App. A settings) or "
-      + "quick (2 NER + 3 TC sets, 1 + 3 epochs, NER splits capped); default ${DEFAULT-VALUE}")
+      + "quick (2 NER + 3 TC sets, NER on 300 sentences for 1 + 3 epochs); default ${DEFAULT-VALUE}")
   String suite;
 
   @Option(names = "--task", defaultValue = "all", description = "all, ner or tc (default ${DEFAULT-VALUE})")
@@ -80,8 +80,8 @@ final class EvaluateCommand implements Callable<Integer> {
       description = "NER train fractions, e.g. 0.01,0.1,1.0 (low-resource table)")
   List<Double> fractions;
 
-  @Option(names = "--lr", defaultValue = "5e-4", description = "NER adaptation learning rate")
-  double lr;
+  @Option(names = "--lr", description = "NER adaptation learning rate (default: the suite's, paper 5e-4)")
+  Double lr;
 
   @Option(names = "--cache", paramLabel = "DIR", description = "embedding cache (default RUN/cache)")
   Path cache;

@@ -35,12 +35,13 @@ public final class Evaluation {
 
   /**
    * What to run. {@code task}: "all", "ner" or "tc"; {@code only}: registry names to keep (empty: the suite's);
-   * {@code seeds}: the NER seeds; {@code fractions}: NER train fractions in (0, 1]; {@code cacheDir} null:
+   * {@code seeds}: the NER seeds; {@code fractions}: NER train fractions in (0, 1]; {@code nerLr} null: the
+   * suite's; {@code cacheDir} null:
    * RUN/cache; {@code threads} 0: libtorch's default.
    */
   public record Request(Path model, Path nerAdapter, Path tcAdapter, EvalSuite suite, String task, Path data,
                         List<Resolved> userDatasets, List<String> only, Path out, Path cacheDir,
-                        SentenceEmbedder.Options embedding, List<Long> seeds, List<Double> fractions, double nerLr,
+                        SentenceEmbedder.Options embedding, List<Long> seeds, List<Double> fractions, Double nerLr,
                         int threads, String label, boolean skipBadLines) {
     public Request {
       userDatasets = List.copyOf(userDatasets);
@@ -103,7 +104,8 @@ public final class Evaluation {
     }
     Path cacheDir = r.cacheDir() != null ? r.cacheDir() : r.out().resolve("cache");
     NerAdaptation.Settings ner = NerAdaptation.Settings.paper().withEpochs(r.suite().headEpochs(), r.suite().jointEpochs());
-    ner = new NerAdaptation.Settings(ner.headEpochs(), ner.jointEpochs(), ner.batchSize(), r.nerLr(), ner.weightDecay(),
+    ner = new NerAdaptation.Settings(ner.headEpochs(), ner.jointEpochs(), r.suite().nerBatchSize(),
+        r.nerLr() != null ? r.nerLr() : r.suite().nerLr(), ner.weightDecay(),
         ner.r(), ner.alpha(), ner.maxLength(), ner.seed(), r.embedding().device());
     EvalSuite s = r.suite();
     EvalResults.Config config = new EvalResults.Config(

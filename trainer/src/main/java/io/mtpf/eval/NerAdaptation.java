@@ -145,15 +145,26 @@ public final class NerAdaptation {
     }
   }
 
-  /** Predicted IOB2 tags per word: the argmax at each word's first sub-token; a word without tokens gets "O". */
+  /** Sentences per forward pass when predicting (no gradients: larger than the training batch). */
+  static final int PREDICT_BATCH = 64;
+
+  /**
+   * Predicted IOB2 tags per word: the argmax at each word's first sub-token; a word without tokens gets "O".
+   * Sentences are batched by length (little padding), the tags returned in the data's order.
+   */
   static List<List<String>> predict(PretrainSession session, WordPieceTokenizer tok, NerDataset data, LabelMap labels,
       Settings s) {
-    List<List<String>> out = new ArrayList<>(data.size());
+    List<Encoding> encodings = new ArrayList<>(data.size());
+    for (int i = 0; i < data.size(); i++) encodings.add(tok.encodeWords(data.sentences().get(i).words(), s.maxLength()));
+    Integer[] order = new Integer[data.size()];
+    for (int i = 0; i < order.length; i++) order[i] = i;
+    Arrays.sort(order, java.util.Comparator.comparingInt(i -> encodings.get(i).length()));
+    List<List<String>> out = new ArrayList<>(Collections.nCopies(data.size(), (List<String>) null));
     int k = labels.size();
-    for (int start = 0; start < data.size(); start += s.batchSize()) {
-      int end = Math.min(data.size(), start + s.batchSize());
+    for (int start = 0; start < order.length; start += PREDICT_BATCH) {
+      int end = Math.min(order.length, start + PREDICT_BATCH);
       List<Encoding> part = new ArrayList<>(end - start);
-      for (int i = start; i < end; i++) part.add(tok.encodeWords(data.sentences().get(i).words(), s.maxLength()));
+      for (int i = start; i < end; i++) part.add(encodings.get(order[i]));
       Batch b = Batch.pad(part, tok.padId());
       float[] logits = session.nerLogits(b, k);
       for (int i = 0; i < part.size(); i++) {
@@ -168,7 +179,7 @@ public final class NerAdaptation {
           for (int c = 1; c < k; c++) if (logits[base + c] > logits[base + best]) best = c;
           tags.add(labels.name(best));
         }
-        out.add(tags);
+        out.set(order[start + i], tags);
       }
     }
     return out;
