@@ -386,9 +386,22 @@ public final class Evaluation {
     return out;
   }
 
-  /** The running mtpf's version (the jar's manifest), or "dev" when run from classes. */
+  /**
+   * The running mtpf's version: the jar manifest's, else the Maven build's (pom.properties in the jar), else "dev"
+   * (run from classes).
+   */
   public static String version() {
     String v = Evaluation.class.getPackage().getImplementationVersion();
-    return v == null ? "dev" : v;
+    if (v != null) return v;
+    try (var in = Evaluation.class.getResourceAsStream("/META-INF/maven/io.mtpf/mtpf-trainer/pom.properties")) {
+      if (in != null) {
+        java.util.Properties p = new java.util.Properties();
+        p.load(in);
+        if (p.getProperty("version") != null) return p.getProperty("version");
+      }
+    } catch (java.io.IOException e) {
+      // fall through: unknown
+    }
+    return "dev";
   }
 }
