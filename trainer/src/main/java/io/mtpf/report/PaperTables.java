@@ -325,9 +325,10 @@ public final class PaperTables {
     return signed(v) + (n < of ? " (" + n + "/" + of + ")" : "");
   }
 
+  /** A data fraction as a percentage: 0.05 -> "5%", 0.001 -> "0.1%" (at most 4 decimals, no float noise). */
   static String percent(double f) {
-    double p = 100 * f;
-    return (p == Math.rint(p) ? String.format(Locale.ROOT, "%.0f", p) : String.format(Locale.ROOT, "%s", p)) + "%";
+    return java.math.BigDecimal.valueOf(100 * f).setScale(4, java.math.RoundingMode.HALF_UP).stripTrailingZeros()
+        .toPlainString() + "%";
   }
 
   private static String shortSha(String sha) {

@@ -107,6 +107,15 @@ class PaperTablesTest {
   }
 
   @Test
+  void fractionsPrintAsPercentagesWithoutFloatNoise() {
+    assertEquals("5%", PaperTables.percent(0.05));
+    assertEquals("1%", PaperTables.percent(0.01));
+    assertEquals("0.1%", PaperTables.percent(0.001));
+    assertEquals("12.5%", PaperTables.percent(0.125));
+    assertEquals("100%", PaperTables.percent(1.0));
+  }
+
+  @Test
   void reportCommandWritesTheTablesAndBothFigures() throws Exception {
     runs();
     Path pretrain = Files.createDirectories(tmp.resolve("runs/pf"));
