@@ -26,7 +26,8 @@ import picocli.CommandLine.Option;
         + "LoRA adaptation, text classification by MTEB's logistic-regression protocol. Writes RUN/results.json and "
         + "RUN/results.md.",
         "Classification alone (e.g. to check a public model against its MTEB scores): --task tc; "
-            + "e5-small-v2: --prefix 'query: ' --normalize."})
+            + "e5-small-v2: --prefix 'query: ' (its MTEB script pools by mean and does not normalise for "
+            + "classification)."})
 final class EvaluateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
