@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
       PretrainCommand.class,
       PseudoLabelCommand.class,
       AdaptNerCommand.class,
+      EvaluateCommand.class,
+      ReportCommand.class,
       TagCommand.class,
       EncodeCommand.class,
       TokenizeCommand.class,

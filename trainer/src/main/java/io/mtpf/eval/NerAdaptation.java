@@ -44,8 +44,15 @@ public final class NerAdaptation {
     }
   }
 
-  /** One epoch: its stage (1 head, 2 LoRA + head), mean training loss, and dev F1 (NaN without dev). */
-  public record Epoch(int epoch, int stage, double loss, double devF1) {}
+  /**
+   * One epoch: its stage (1 head, 2 LoRA + head), mean training loss, dev F1 (NaN without dev), and the seconds its
+   * training steps took (dev scoring excluded) over the sentences it trained on.
+   */
+  public record Epoch(int epoch, int stage, double loss, double devF1, double trainSeconds, int sentences) {
+    public double sentencesPerSecond() {
+      return trainSeconds > 0 ? sentences / trainSeconds : Double.NaN;
+    }
+  }
 
   /** The selected epoch's scores. */
   public record Result(EntityF1.Report test, double devF1, int selectedEpoch, List<Epoch> history, long seed) {}
@@ -102,6 +109,7 @@ public final class NerAdaptation {
         Collections.shuffle(order, rng);
         double lossSum = 0;
         int batches = 0;
+        long started = System.nanoTime();
         for (int start = 0; start < order.size(); start += s.batchSize()) {
           List<Integer> rows = order.subList(start, Math.min(order.size(), start + s.batchSize()));
           List<Encoding> part = new ArrayList<>(rows.size());
@@ -117,8 +125,9 @@ public final class NerAdaptation {
           lossSum += m.nerLoss();
           batches++;
         }
+        double trainSeconds = (System.nanoTime() - started) / 1e9;
         double devF1 = dev == null ? Double.NaN : EntityF1.f1(dev.tagSequences(), predict(session, tok, dev, labels, s));
-        history.add(new Epoch(epoch, stage, lossSum / batches, devF1));
+        history.add(new Epoch(epoch, stage, lossSum / batches, devF1, trainSeconds, train.size()));
         log.accept(String.format("adapt-ner %s seed %d epoch %d/%d (stage %d): loss %.4f%s", train.name(), s.seed(),
             epoch, epochs, stage, lossSum / batches, dev == null ? "" : String.format(", dev F1 %.4f", devF1)));
         boolean select = dev == null ? epoch == epochs : devF1 > bestDev;
@@ -136,15 +145,26 @@ public final class NerAdaptation {
     }
   }
 
-  /** Predicted IOB2 tags per word: the argmax at each word's first sub-token; a word without tokens gets "O". */
+  /** Sentences per forward pass when predicting (no gradients: larger than the training batch). */
+  static final int PREDICT_BATCH = 64;
+
+  /**
+   * Predicted IOB2 tags per word: the argmax at each word's first sub-token; a word without tokens gets "O".
+   * Sentences are batched by length (little padding), the tags returned in the data's order.
+   */
   static List<List<String>> predict(PretrainSession session, WordPieceTokenizer tok, NerDataset data, LabelMap labels,
       Settings s) {
-    List<List<String>> out = new ArrayList<>(data.size());
+    List<Encoding> encodings = new ArrayList<>(data.size());
+    for (int i = 0; i < data.size(); i++) encodings.add(tok.encodeWords(data.sentences().get(i).words(), s.maxLength()));
+    Integer[] order = new Integer[data.size()];
+    for (int i = 0; i < order.length; i++) order[i] = i;
+    Arrays.sort(order, java.util.Comparator.comparingInt(i -> encodings.get(i).length()));
+    List<List<String>> out = new ArrayList<>(Collections.nCopies(data.size(), (List<String>) null));
     int k = labels.size();
-    for (int start = 0; start < data.size(); start += s.batchSize()) {
-      int end = Math.min(data.size(), start + s.batchSize());
+    for (int start = 0; start < order.length; start += PREDICT_BATCH) {
+      int end = Math.min(order.length, start + PREDICT_BATCH);
       List<Encoding> part = new ArrayList<>(end - start);
-      for (int i = start; i < end; i++) part.add(tok.encodeWords(data.sentences().get(i).words(), s.maxLength()));
+      for (int i = start; i < end; i++) part.add(encodings.get(order[i]));
       Batch b = Batch.pad(part, tok.padId());
       float[] logits = session.nerLogits(b, k);
       for (int i = 0; i < part.size(); i++) {
@@ -159,7 +179,7 @@ public final class NerAdaptation {
           for (int c = 1; c < k; c++) if (logits[base + c] > logits[base + best]) best = c;
           tags.add(labels.name(best));
         }
-        out.add(tags);
+        out.set(order[start + i], tags);
       }
     }
     return out;

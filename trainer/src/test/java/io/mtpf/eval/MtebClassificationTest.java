@@ -131,13 +131,14 @@ class MtebClassificationTest {
     assertEquals(16, toxic.samplesPerLabel());
     assertEquals(2048, toxic.testSubsample());
     assertFalse(toxic.availableHere());
-    assertEquals("banking77", MtebTasks.byName("banking77").orElseThrow().dataset());
+    assertEquals("banking77", MtebTasks.byName("banking77").orElseThrow().folder());
+    assertEquals("Bank.", MtebTasks.byName("banking77").orElseThrow().abbreviation());
     for (var t : MtebTasks.ALL) assertEquals(10, t.experiments(), t.mtebName());
     Path data = Path.of(System.getProperty("mtpf.data.dir", "../shared/data"));
     if (Files.isDirectory(data)) {
       for (var t : MtebTasks.availableHere()) {
-        assertTrue(Files.exists(data.resolve(t.dataset()).resolve(t.trainFile())), t.dataset() + "/" + t.trainFile());
-        assertTrue(Files.exists(data.resolve(t.dataset()).resolve(t.evalFile())), t.dataset() + "/" + t.evalFile());
+        assertTrue(Files.exists(data.resolve(t.folder()).resolve(t.trainFile() + ".jsonl.gz")), t.folder() + "/" + t.trainFile());
+        assertTrue(Files.exists(data.resolve(t.folder()).resolve(t.evalFile() + ".jsonl.gz")), t.folder() + "/" + t.evalFile());
       }
     } else {
       System.out.println("SKIPPED (file check): " + data.toAbsolutePath() + " not found");

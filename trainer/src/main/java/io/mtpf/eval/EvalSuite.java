@@ -1,0 +1,49 @@
+package io.mtpf.eval;
+
+import io.mtpf.MtpfException;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Which datasets an evaluation runs and how hard: {@link #paper()} is §3 and Appendix A as written (all 21 datasets,
+ * 10 + 30 epochs, batch 64, learning rate 5e-4, whole splits); {@link #quick()} is a check that fits a small CPU
+ * (2 NER and 3 classification sets; NER on 300 train sentences for 1 + 3 epochs at batch 16 and learning rate 2e-3,
+ * so that a few minutes of training give a telling F1; classification runs MTEB's protocol unchanged, which is
+ * cheap since it only embeds the rows its 10 experiments draw, so its scores compare with published MTEB ones).
+ *
+ * @param ner NER dataset names (registry names)
+ * @param tc classification dataset names
+ * @param headEpochs NER stage 1 epochs (head only)
+ * @param jointEpochs NER stage 2 epochs (LoRA + head)
+ * @param nerBatchSize NER adaptation batch size
+ * @param nerLr NER adaptation learning rate
+ * @param nerTrainLimit cap on NER train sentences before any low-resource fraction (0 = all)
+ * @param nerDevLimit cap on dev sentences (0 = all)
+ * @param nerTestLimit cap on test sentences (0 = all)
+ * @param tcTestLimit cap on classification test rows, stratified (0 = MTEB's own test size)
+ */
+public record EvalSuite(String name, List<String> ner, List<String> tc, int headEpochs, int jointEpochs,
+                        int nerBatchSize, double nerLr, int nerTrainLimit, int nerDevLimit, int nerTestLimit, int tcTestLimit) {
+  public EvalSuite {
+    ner = List.copyOf(ner);
+    tc = List.copyOf(tc);
+  }
+
+  public static EvalSuite paper() {
+    return new EvalSuite("paper", DownstreamDatasets.NER.stream().map(DownstreamDatasets.Dataset::name).toList(),
+        DownstreamDatasets.TC.stream().map(DownstreamDatasets.Dataset::name).toList(), 10, 30, 64, 5e-4, 0, 0, 0, 0);
+  }
+
+  public static EvalSuite quick() {
+    return new EvalSuite("quick", List.of("CoNLL-2003", "MIT Restaurant"),
+        List.of("Banking77", "Emotion", "AmazonCounterfactual"), 1, 3, 16, 2e-3, 300, 200, 500, 0);
+  }
+
+  public static EvalSuite named(String name) {
+    return switch (name.toLowerCase(Locale.ROOT)) {
+      case "paper" -> paper();
+      case "quick" -> quick();
+      default -> throw new MtpfException("--suite must be paper or quick, got '" + name + "'");
+    };
+  }
+}

@@ -1,0 +1,162 @@
+package io.mtpf.eval;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mtpf.Encoder;
+import io.mtpf.EncoderOptions;
+import io.mtpf.MtpfException;
+import io.mtpf.PretrainSession;
+import io.mtpf.tokenizer.Batch;
+import io.mtpf.tokenizer.Encoding;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Sentence embeddings for the classification protocol: the backbone alone (an {@link Encoder}), or the backbone
+ * with a task-primary tc adapter active and fixed (the paper's §6: "for text classification, task-primary LoRAs
+ * remain fixed, and only the linear classifier is updated"). Texts are sorted by token count before batching, so a
+ * batch carries little padding. Pooling ("mean" over the attention mask, as the paper, or "cls"), a text prefix
+ * (e5's "query: ") and L2 normalisation follow {@link Options}.
+ *
+ * <p>The adapter runs in a native session that loads it as a PEFT adapter onto the backbone in eval mode (no
+ * dropout, no gradient); the only other LoRA the session holds is one zero-initialised module (PEFT's B = 0), which
+ * changes nothing.
+ */
+public final class SentenceEmbedder implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** How texts become vectors. {@code maxLength} 0: the model's limit. */
+  public record Options(String pooling, String prefix, boolean normalize, int maxLength, int batchSize, String device) {
+    public Options {
+      if (!"mean".equals(pooling) && !"cls".equals(pooling))
+        throw new MtpfException("--pooling must be mean or cls, got '" + pooling + "'");
+      if (prefix == null) prefix = "";
+      if (maxLength < 0) throw new MtpfException("--max-length must be >= 0, got " + maxLength);
+      if (batchSize < 1) throw new MtpfException("embedding batch size must be positive, got " + batchSize);
+    }
+
+    public static Options paper() {
+      return new Options("mean", "", false, 0, 64, "cpu");
+    }
+  }
+
+  private final Encoder encoder;
+  private final PretrainSession session;
+  private final Options options;
+  private final int maxLength;
+
+  private SentenceEmbedder(Encoder encoder, PretrainSession session, Options options, int maxLength) {
+    this.encoder = encoder;
+    this.session = session;
+    this.options = options;
+    this.maxLength = maxLength;
+  }
+
+  /** {@code tcAdapter} (a PEFT folder) may be null: the backbone alone. */
+  public static SentenceEmbedder open(Path model, Path tcAdapter, Options o) {
+    if (tcAdapter == null) {
+      Encoder enc = Encoder.load(model, EncoderOptions.defaults().withDevice(o.device()).withPooling(o.pooling())
+          .withNormalize(o.normalize()).withTextPrefix(o.prefix()).withBatchSize(o.batchSize())
+          .withMaxLength(o.maxLength()));
+      return new SentenceEmbedder(enc, null, o, enc.maxLength());
+    }
+    JsonNode adapterConfig = readJson(tcAdapter.resolve("adapter_config.json"), "tc adapter");
+    ObjectNode config = JSON.createObjectNode();
+    config.put("strategy", "ner-adapt");  // the session kind that loads a PEFT adapter as a LoRA group
+    config.put("stage", 1);
+    config.put("ner_classes", 2);
+    config.put("lora_r", adapterConfig.path("r").asInt(8));
+    config.put("lora_alpha", adapterConfig.path("lora_alpha").asDouble(16));
+    config.put("last_layers", 1);
+    config.putPOJO("lora_targets", List.of("query"));
+    config.put("total_steps", 1);
+    config.put("device", o.device());
+    config.put("adapter_init", tcAdapter.toString());
+    PretrainSession s = PretrainSession.open(model, config.toString());
+    int limit = modelMaxLength(model);
+    return new SentenceEmbedder(null, s, o, o.maxLength() == 0 ? limit : Math.min(o.maxLength(), limit));
+  }
+
+  /** Token limit applied to each text. */
+  public int maxLength() {
+    return maxLength;
+  }
+
+  /** One vector per text, in input order. */
+  public float[][] embed(List<String> texts) {
+    if (texts.isEmpty()) return new float[0][];
+    if (encoder != null) return encoder.encode(texts);
+    List<Encoding> encodings = new ArrayList<>(texts.size());
+    for (String t : texts) encodings.add(session.tokenizer().encode(options.prefix() + t, maxLength));
+    Integer[] order = new Integer[encodings.size()];
+    for (int i = 0; i < order.length; i++) order[i] = i;
+    Arrays.sort(order, Comparator.comparingInt(i -> encodings.get(i).length()));
+    int hidden = session.hiddenSize();
+    float[][] out = new float[texts.size()][];
+    for (int start = 0; start < order.length; start += options.batchSize()) {
+      int end = Math.min(order.length, start + options.batchSize());
+      List<Encoding> part = new ArrayList<>(end - start);
+      for (int i = start; i < end; i++) part.add(encodings.get(order[i]));
+      Batch b = Batch.pad(part, session.tokenizer().padId());
+      float[] states = session.tokenStates(b, "ner");  // the tc adapter, loaded under the session's LoRA name
+      for (int r = 0; r < part.size(); r++) out[order[start + r]] = pool(states, b, r, hidden);
+    }
+    return out;
+  }
+
+  /** Mean over the attention mask or the first token, optionally L2-normalised (as the native Encoder pools). */
+  private float[] pool(float[] states, Batch b, int row, int hidden) {
+    float[] v = new float[hidden];
+    int seq = b.seqLen();
+    if (options.pooling().equals("cls")) {
+      System.arraycopy(states, row * seq * hidden, v, 0, hidden);
+    } else {
+      double[] sum = new double[hidden];
+      int n = 0;
+      for (int t = 0; t < seq; t++) {
+        if (b.attentionMask()[row * seq + t] == 0) continue;
+        n++;
+        int base = (row * seq + t) * hidden;
+        for (int j = 0; j < hidden; j++) sum[j] += states[base + j];
+      }
+      for (int j = 0; j < hidden; j++) v[j] = (float) (sum[j] / Math.max(1, n));
+    }
+    if (options.normalize()) {
+      double norm = 0;
+      for (float x : v) norm += (double) x * x;
+      norm = Math.max(Math.sqrt(norm), 1e-12);
+      for (int j = 0; j < hidden; j++) v[j] = (float) (v[j] / norm);
+    }
+    return v;
+  }
+
+  /** max_position_embeddings of config.json (less RoBERTa's 2 offset positions), capped at 512. */
+  static int modelMaxLength(Path model) {
+    JsonNode c = readJson(model.resolve("config.json"), "model");
+    int positions = c.path("max_position_embeddings").asInt(512);
+    String type = c.path("model_type").asText("");
+    if (type.equals("roberta") || type.equals("xlm-roberta")) positions -= 2;
+    return Math.min(positions, 512);
+  }
+
+  static JsonNode readJson(Path file, String what) {
+    if (!Files.isRegularFile(file)) throw new MtpfException(file + ": " + what + " file not found");
+    try {
+      return JSON.readTree(file.toFile());
+    } catch (IOException e) {
+      throw new MtpfException(file + ": not valid JSON (" + e.getMessage() + ")", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (encoder != null) encoder.close();
+    if (session != null) session.close();
+  }
+}
