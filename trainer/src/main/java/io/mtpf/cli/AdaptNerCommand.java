@@ -7,14 +7,13 @@ import io.mtpf.MtpfException;
 import io.mtpf.data.BadLines;
 import io.mtpf.data.NerDataset;
 import io.mtpf.data.NerReaders;
+import io.mtpf.eval.Evaluation;
 import io.mtpf.eval.NerAdaptation;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -68,7 +67,7 @@ final class AdaptNerCommand implements Callable<Integer> {
     List<Double> f1s = new ArrayList<>();
     for (int i = 0; i < seeds.size(); i++) {
       long seed = seeds.get(i);
-      NerDataset part = fraction < 1 ? subsample(trainSet, fraction, seed) : trainSet;
+      NerDataset part = fraction < 1 ? Evaluation.subsample(trainSet, fraction, seed) : trainSet;
       var settings = new NerAdaptation.Settings(headEpochs, jointEpochs, batchSize, lr, 0.01, 32, 64, maxLength, seed,
           device);
       var r = NerAdaptation.run(model, adapter, part, devSet, testSet, settings,
@@ -93,13 +92,5 @@ final class AdaptNerCommand implements Callable<Integer> {
       Files.writeString(out.resolve("results.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(results));
     }
     return 0;
-  }
-
-  /** A seeded sample of a fraction of the sentences (at least one). */
-  static NerDataset subsample(NerDataset d, double fraction, long seed) {
-    List<NerDataset.Sentence> s = new ArrayList<>(d.sentences());
-    Collections.shuffle(s, new Random(seed));
-    int n = Math.max(1, (int) Math.round(s.size() * fraction));
-    return new NerDataset(d.name() + "@" + fraction, s.subList(0, n), d.labels(), d.sourceScheme());
   }
 }
