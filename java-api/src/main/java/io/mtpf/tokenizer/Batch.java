@@ -45,6 +45,23 @@ public final class Batch {
     return new Batch(ids, mask, types, rows, seqLen);
   }
 
+  /**
+   * Per-token labels of this batch's rows ({@link Encoding#tokenLabels}), laid out like {@link #inputIds()}: -100
+   * (no label, as HF's run_ner) on padding and wherever a row's labels end.
+   */
+  public long[] padLabels(List<int[]> tokenLabels) {
+    if (tokenLabels.size() != batchSize) {
+      throw new IllegalArgumentException(tokenLabels.size() + " label rows for a batch of " + batchSize);
+    }
+    long[] y = new long[batchSize * seqLen];
+    Arrays.fill(y, -100);
+    for (int i = 0; i < batchSize; i++) {
+      int[] l = tokenLabels.get(i);
+      for (int t = 0; t < l.length; t++) y[i * seqLen + t] = l[t];
+    }
+    return y;
+  }
+
   public long[] inputIds() {
     return inputIds;
   }

@@ -179,12 +179,9 @@ class RuntimeParityTest {
         wordLabels.add(y);
       }
       Batch b = Batch.pad(encs, tok.padId());
-      long[] y = new long[b.batchSize() * b.seqLen()];
-      Arrays.fill(y, -100);
-      for (int i = 0; i < encs.size(); i++) {
-        int[] l = encs.get(i).tokenLabels(wordLabels.get(i));
-        for (int t = 0; t < l.length; t++) y[i * b.seqLen() + t] = l[t];
-      }
+      List<int[]> tokenLabels = new ArrayList<>();
+      for (int i = 0; i < encs.size(); i++) tokenLabels.add(encs.get(i).tokenLabels(wordLabels.get(i)));
+      long[] y = b.padLabels(tokenLabels);
       s.step(null, null, b, y, false);
     }
     return s;

@@ -115,13 +115,9 @@ public final class NerAdaptation {
           List<Encoding> part = new ArrayList<>(rows.size());
           for (int r : rows) part.add(encodings.get(r));
           Batch b = Batch.pad(part, tok.padId());
-          long[] y = new long[b.batchSize() * b.seqLen()];
-          Arrays.fill(y, -100);
-          for (int i = 0; i < rows.size(); i++) {
-            int[] l = tokenLabels.get(rows.get(i));
-            for (int t = 0; t < l.length; t++) y[i * b.seqLen() + t] = l[t];
-          }
-          StepMetrics m = session.step(null, null, b, y, false);
+          List<int[]> partLabels = new ArrayList<>(rows.size());
+          for (int r : rows) partLabels.add(tokenLabels.get(r));
+          StepMetrics m = session.step(null, null, b, b.padLabels(partLabels), false);
           lossSum += m.nerLoss();
           batches++;
         }

@@ -93,13 +93,7 @@ public final class TrainingData {
         tokens += e.length();
       }
       nerBatchOut = Batch.pad(enc, tokenizer.padId());
-      int seq = nerBatchOut.seqLen();
-      labels = new long[rows.length * seq];
-      Arrays.fill(labels, -100);
-      for (int i = 0; i < rows.length; i++) {
-        int[] l = tokenLabels.get(i);
-        for (int t = 0; t < l.length; t++) labels[i * seq + t] = l[t];
-      }
+      labels = nerBatchOut.padLabels(tokenLabels);
     }
     return new StepBatches(step, dataset, anchors, positives, nerBatchOut, labels, tokens);
   }

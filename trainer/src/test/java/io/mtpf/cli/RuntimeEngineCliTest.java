@@ -3,7 +3,6 @@ package io.mtpf.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mtpf.Encoder;
 import io.mtpf.PretrainSession;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
@@ -26,14 +25,7 @@ class RuntimeEngineCliTest {
 
   @BeforeAll
   static void tinyModelAndAdapter() throws Exception {
-    Path config = tmp.resolve("config.json");
-    Files.writeString(config, """
-        {"model_type":"bert","vocab_size":12,"hidden_size":8,"num_hidden_layers":1,"num_attention_heads":2,
-         "intermediate_size":16,"max_position_embeddings":16,"type_vocab_size":2,"hidden_act":"gelu"}""");
-    model = tmp.resolve("tiny");
-    Encoder.initRandom(config, model, 1);
-    Files.write(model.resolve("vocab.txt"),
-        List.of("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "##s", "!", "a", "b", "c"));
+    model = CliTest.writeTinyModel(tmp);
     // An adapter as `mtpf adapt-ner --out` leaves it: LoRA + head trained a few steps, and labels.json.
     adapter = tmp.resolve("adapter");
     try (PretrainSession s = PretrainSession.open(model, "{\"strategy\":\"ner-adapt\",\"ner_classes\":5,\"lora_r\":2,"
@@ -55,13 +47,9 @@ class RuntimeEngineCliTest {
           labels.add(y);
         }
         Batch b = Batch.pad(encs, 0);
-        long[] y = new long[b.batchSize() * b.seqLen()];
-        Arrays.fill(y, -100);
-        for (int i = 0; i < encs.size(); i++) {
-          int[] l = encs.get(i).tokenLabels(labels.get(i));
-          for (int t = 0; t < l.length; t++) y[i * b.seqLen() + t] = l[t];
-        }
-        s.step(null, null, b, y, false);
+        List<int[]> tokenLabels = new ArrayList<>();
+        for (int i = 0; i < encs.size(); i++) tokenLabels.add(encs.get(i).tokenLabels(labels.get(i)));
+        s.step(null, null, b, b.padLabels(tokenLabels), false);
       }
       s.exportAdapter("ner", adapter);
     }
@@ -71,8 +59,8 @@ class RuntimeEngineCliTest {
   @Test
   void encodeWithTheRuntimeEqualsTorch() {
     String[] texts = {"hello world", "worlds! a b c hello"};
-    CliTest.Run torch = CliTest.run(concat(new String[] {"encode", "--model", model.toString(), "--normalize"}, texts));
-    CliTest.Run runtime = CliTest.run(concat(new String[] {"encode", "--model", model.toString(), "--normalize",
+    CliRunner.Result torch = CliRunner.run(concat(new String[] {"encode", "--model", model.toString(), "--normalize"}, texts));
+    CliRunner.Result runtime = CliRunner.run(concat(new String[] {"encode", "--model", model.toString(), "--normalize",
         "--engine", "runtime"}, texts));
     assertEquals(0, runtime.code(), runtime.err());
     assertEquals(0, torch.code(), torch.err());
@@ -84,9 +72,9 @@ class RuntimeEngineCliTest {
       for (int j = 0; j < x.length; j++)
         assertEquals(Float.parseFloat(x[j]), Float.parseFloat(y[j]), 1e-5, "text " + i + " dim " + j);
     }
-    CliTest.Run int8 = CliTest.run("encode", "--model", model.toString(), "--engine", "runtime", "--int8", "hello");
+    CliRunner.Result int8 = CliRunner.run("encode", "--model", model.toString(), "--engine", "runtime", "--int8", "hello");
     assertEquals(0, int8.code(), int8.err());
-    CliTest.Run adapted = CliTest.run("encode", "--model", model.toString(), "--engine", "runtime", "--adapter",
+    CliRunner.Result adapted = CliRunner.run("encode", "--model", model.toString(), "--engine", "runtime", "--adapter",
         adapter.toString(), "hello");
     assertEquals(0, adapted.code(), adapted.err());
   }
@@ -95,30 +83,30 @@ class RuntimeEngineCliTest {
   void tagWithTheRuntimeEqualsTorch() {
     String[] args = {"tag", "--model", model.toString(), "--adapter", adapter.toString(), "hello worlds! a b",
         "c hello a world b !"};
-    CliTest.Run torch = CliTest.run(args);
-    CliTest.Run runtime = CliTest.run(concat(args, new String[] {"--engine", "runtime"}));
+    CliRunner.Result torch = CliRunner.run(args);
+    CliRunner.Result runtime = CliRunner.run(concat(args, new String[] {"--engine", "runtime"}));
     assertEquals(0, torch.code(), torch.err());
     assertEquals(0, runtime.code(), runtime.err());
     assertTrue(torch.out().contains("\t"), "no entity at all would make the comparison vacuous: " + torch.out());
     assertEquals(torch.out(), runtime.out());
-    CliTest.Run json = CliTest.run(concat(args, new String[] {"--engine", "runtime", "--json"}));
+    CliRunner.Result json = CliRunner.run(concat(args, new String[] {"--engine", "runtime", "--json"}));
     assertTrue(json.out().startsWith("[{\"text\":\"hello worlds! a b\""), json.out());
   }
 
   @Test
   void badEngineFlagsFailInOneLine() {
-    CliTest.Run int8 = CliTest.run("encode", "--model", model.toString(), "--int8", "hello");
+    CliRunner.Result int8 = CliRunner.run("encode", "--model", model.toString(), "--int8", "hello");
     assertEquals(1, int8.code());
     assertTrue(int8.err().contains("--int8 needs --engine runtime"), int8.err());
-    CliTest.Run unknown = CliTest.run("encode", "--model", model.toString(), "--engine", "tflite", "hello");
+    CliRunner.Result unknown = CliRunner.run("encode", "--model", model.toString(), "--engine", "tflite", "hello");
     assertEquals(1, unknown.code());
     assertTrue(unknown.err().contains("tflite"), unknown.err());
-    CliTest.Run cuda = CliTest.run("encode", "--model", model.toString(), "--engine", "runtime", "--device", "cuda", "x");
+    CliRunner.Result cuda = CliRunner.run("encode", "--model", model.toString(), "--engine", "runtime", "--device", "cuda", "x");
     assertEquals(1, cuda.code());
     assertTrue(cuda.err().contains("CPU"), cuda.err());
-    CliTest.Run adapterOnTorch = CliTest.run("encode", "--model", model.toString(), "--adapter", adapter.toString(), "x");
+    CliRunner.Result adapterOnTorch = CliRunner.run("encode", "--model", model.toString(), "--adapter", adapter.toString(), "x");
     assertEquals(1, adapterOnTorch.code());
-    CliTest.Run help = CliTest.run("encode", "--help");
+    CliRunner.Result help = CliRunner.run("encode", "--help");
     assertTrue(help.out().contains("torch (default"), help.out());
   }
 
