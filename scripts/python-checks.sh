@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The checks that need Python's PyTorch, transformers and PEFT (part of README command 2):
+#   1. native/ built against that PyTorch's libtorch 2.x — the same sources the Debian 1.13 build compiles — and
+#      its ctest suite run there (the 2.x-only paths: at::scaled_dot_product_attention, fused AdamW, ...);
+#   2. scripts/hf_parity.py: the encoder against HF transformers (BERT, RoBERTa, DistilBERT; the real models in
+#      models/ that are present) and LoRA adapters from mtpf into PEFT and from PEFT into mtpf.
+# The packages go into build/pyenv through pip (a CPU PyTorch; pip's own configuration, local wheels included,
+# decides where they come from). Where pip cannot get them this prints SKIPPED naming what is missing and exits 0.
+#   scripts/python-checks.sh [BUILD_DIR]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build/native-torch2}
+venv=$root/build/pyenv
+packages=(torch==2.13.0 transformers==5.18.0 peft==0.21.0 safetensors)
+skip() { echo "[python-checks] SKIPPED: $*" >&2; exit 0; }
+
+if ! command -v python3 >/dev/null; then skip "python3 is missing (apt-get install python3 python3-venv)"; fi
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; skip "python3 cannot make a venv (apt-get install python3-venv)"; }
+fi
+if ! "$venv/bin/python" -c 'import torch, transformers, peft, safetensors' 2>/dev/null; then
+  echo "[python-checks] installing ${packages[*]} into $venv"
+  # The CPU build of PyTorch (the default one on PyPI carries CUDA, gigabytes of it); no retries where offline.
+  if ! "$venv/bin/pip" install -q --retries 0 --timeout 20 --extra-index-url https://download.pytorch.org/whl/cpu \
+       "${packages[@]}" > "$venv.log" 2>&1; then
+    tail -3 "$venv.log" >&2
+    skip "pip could not install ${packages[*]} (log: $venv.log)"
+  fi
+fi
+torch_dir=$("$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')/Torch
+"$venv/bin/python" -c 'import torch, transformers, peft; print("[python-checks] torch", torch.__version__,
+      "transformers", transformers.__version__, "peft", peft.__version__)'
+
+echo "== native against libtorch from PyTorch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'): build and ctest"
+# The runtime links no libtorch (the Debian build tests it) and the benchmarks are not checks: both stay off here.
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" \
+      -DMTPF_BUILD_RUNTIME=OFF -DMTPF_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)"
+(cd "$build" && ctest --output-on-failure -j 2)
+
+echo "== HF transformers and PEFT parity"
+models=()
+for m in "${MTPF_MODELS_DIR:-$root/models}"/all-minilm-l6-v2 "${MTPF_MODELS_DIR:-$root/models}"/bge-small-en-v15; do
+  if [ -f "$m/config.json" ]; then models+=(--model "$m"); else echo "[python-checks] real model $m absent: random-init models only"; fi
+done
+"$venv/bin/python" "$root/scripts/hf_parity.py" --build "$build" --work "$build/hf-parity" "${models[@]}"
