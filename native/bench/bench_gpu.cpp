@@ -174,7 +174,7 @@ void job_infer(Bench& b, int64_t batch, const std::string& name) {
   auto mask = torch::ones({batch, b.shapes.seq}, torch::TensorOptions().dtype(torch::kLong).device(b.device));
   torch::InferenceMode inference;
   const double ms = b.median_ms([&] {
-    CudaAutocastGuard autocast(b.precision == "bf16");
+    AutocastGuard autocast(b.precision == "bf16", b.device);
     model.forward(ids, mask, {}, false);
   });
   json j = {{"job", name}, {"ms", ms}, {"batch", batch}, {"tokens", batch * b.shapes.seq},
@@ -283,7 +283,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "mtpf_bench_gpu: --device %s but no CUDA GPU is visible\n", device.c_str());
       return 1;
     }
-    if (!b.device.is_cuda() && !precision_given) b.precision = "fp32";  // bf16 autocast is CUDA-only here
+    if (!b.device.is_cuda() && !precision_given) b.precision = "fp32";  // the CPU smoke run stays fp32 unless asked
     if (smoke) {
       b.iters = 1;
       b.warmup = 0;

@@ -61,7 +61,7 @@ class EncoderImpl {
       return torch::from_blob(const_cast<int64_t*>(p), {batch, seq}, opts).to(device);
     };
     torch::NoGradGuard no_grad;
-    CudaAutocastGuard autocast(bf16);
+    AutocastGuard autocast(bf16, device);
     auto m = to_tensor(mask);
     if (mask_out) *mask_out = m;
     return loaded.model->forward(to_tensor(ids), m, types ? to_tensor(types) : torch::Tensor(), all_hidden);
@@ -86,7 +86,6 @@ Encoder::Encoder(const std::string& model_dir, const std::string& device, const 
     if (dev.is_cuda() && !torch::cuda::is_available())
       fail("device '", device, "' requested but this libtorch (", TORCH_VERSION, ") sees no CUDA GPU");
     if (precision != "fp32" && precision != "bf16") fail("unknown precision '", precision, "' (use fp32 or bf16)");
-    if (precision == "bf16" && !dev.is_cuda()) fail("precision bf16 (autocast) needs a CUDA device; got '", device, "'");
     impl->device = dev;
     impl->bf16 = precision == "bf16";
     impl->loaded = model_folder_load(model_dir);

@@ -9,39 +9,53 @@
 
 namespace mtpf {
 
-// bf16 autocast on CUDA for the lifetime of the guard (fp32 master weights stay untouched).
-class CudaAutocastGuard {
+// bf16 autocast on `device`'s type (CUDA, or CPU) for the lifetime of the guard; fp32 master weights stay
+// untouched. The CPU form runs the same mixed-precision code as the GPU (it is how the bf16 logic is tested on
+// hosts without one); it pays off only where the CPU has bf16 matrix units.
+class AutocastGuard {
  public:
-  explicit CudaAutocastGuard(bool enabled) : enabled_(enabled) {
+  AutocastGuard(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
     if (!enabled_) return;
 #if MTPF_TORCH_AT_LEAST(2, 4)
-    prev_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    prev_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    prev_ = at::autocast::is_autocast_enabled(type);
+    prev_dtype_ = at::autocast::get_autocast_dtype(type);
+    at::autocast::set_autocast_dtype(type, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type, true);
 #else
-    prev_ = at::autocast::is_enabled();
-    prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
+    prev_ = cuda_ ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+    prev_dtype_ = cuda_ ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+    if (cuda_) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
 #endif
   }
-  ~CudaAutocastGuard() {
+  ~AutocastGuard() {
     if (!enabled_) return;
 #if MTPF_TORCH_AT_LEAST(2, 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, prev_);
-    at::autocast::set_autocast_dtype(at::kCUDA, prev_dtype_);
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_enabled(type, prev_);
+    at::autocast::set_autocast_dtype(type, prev_dtype_);
 #else
-    at::autocast::set_enabled(prev_);
-    at::autocast::set_autocast_gpu_dtype(prev_dtype_);
+    if (cuda_) {
+      at::autocast::set_enabled(prev_);
+      at::autocast::set_autocast_gpu_dtype(prev_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(prev_);
+      at::autocast::set_autocast_cpu_dtype(prev_dtype_);
+    }
 #endif
     at::autocast::clear_cache();
   }
-  CudaAutocastGuard(const CudaAutocastGuard&) = delete;
-  CudaAutocastGuard& operator=(const CudaAutocastGuard&) = delete;
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
-  bool enabled_;
+  bool enabled_, cuda_;
   bool prev_ = false;
   at::ScalarType prev_dtype_ = at::kBFloat16;
 };

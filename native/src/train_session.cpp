@@ -162,7 +162,6 @@ TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& conf
     fail("unknown device '", config.device, "' (cpu, cuda or cuda:N)");
   }
   if (device_.is_cuda() && !torch::cuda::is_available()) fail("device '", config.device, "' but no CUDA GPU is visible");
-  if (config.precision == "bf16" && !device_.is_cuda()) fail("precision bf16 (autocast) needs a CUDA device");
   torch::manual_seed(config.seed);
   loaded_ = model_folder_load(model_dir);
   auto& model = *loaded_.model;
@@ -322,7 +321,7 @@ torch::Tensor TrainSession::embed_pooled(const torch::Tensor& ids, const torch::
 
 torch::Tensor TrainSession::run_tc(const DeviceBatch& b, double scale) {
   ActiveAdapter scope(config_.uses_loras() ? "tc" : "");
-  CudaAutocastGuard autocast(config_.precision == "bf16");
+  AutocastGuard autocast(config_.precision == "bf16", device_);
   const int64_t batch = b.tc_a_ids.size(0);
   if (b.tc_b_ids.size(0) != batch) fail("TC batch: ", batch, " anchors but ", b.tc_b_ids.size(0), " positives");
   TokenEmbedFn embed = [this](const torch::Tensor& ids, const torch::Tensor& mask) { return embed_pooled(ids, mask); };
@@ -349,7 +348,7 @@ torch::Tensor TrainSession::run_tc(const DeviceBatch& b, double scale) {
 
 torch::Tensor TrainSession::run_ner(const DeviceBatch& b, double scale) {
   ActiveAdapter scope(config_.uses_loras() ? "ner" : "");
-  CudaAutocastGuard autocast(config_.precision == "bf16");
+  AutocastGuard autocast(config_.precision == "bf16", device_);
   auto ids = b.ner_ids, mask = b.ner_mask, labels = b.ner_labels;
   if (!b.ner_extents.empty()) {
     const int64_t w = chunk_width(b.ner_extents, 0, ids.size(0), config_.pad_multiple, ids.size(1));

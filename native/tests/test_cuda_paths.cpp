@@ -357,7 +357,7 @@ struct Pair {
   std::unique_ptr<TrainSession> cpu, gpu;
 };
 
-Pair make_sessions(const std::filesystem::path& dir, const Case& k, int64_t accumulation) {
+Pair make_sessions(const std::filesystem::path& dir, const Case& k, int64_t accumulation, const std::string& device) {
   auto c = config(k.strategy);
   c.pcgrad = k.pcgrad;
   c.chunk_size = k.chunk;
@@ -377,31 +377,26 @@ Pair make_sessions(const std::filesystem::path& dir, const Case& k, int64_t accu
   auto ckpt = test::temp_dir("cuda-pair") / "start";
   p.cpu->save_checkpoint(ckpt.string(), {});
   auto gc = c;
-  gc.device = "cuda";
+  gc.device = device;
   gc.precision = k.precision;
   p.gpu = std::make_unique<TrainSession>(dir.string(), gc);
   p.gpu->load_checkpoint(ckpt.string());
   return p;
 }
 
-}  // namespace
-
-TEST(CudaPath, StepMatchesTheFp32CpuReference) {
-  SKIP_WITHOUT_CUDA();
-  auto dir = write_model("cuda-step");
-  const std::vector<Case> cases = {
-      {"mtpf-tpl bf16", "mtpf-tpl", "bf16", 8, 6, 0, false},
-      {"mtpf-tpl fp32", "mtpf-tpl", "fp32", 8, 6, 0, false},
-      {"mtpf-tpl bf16 cached", "mtpf-tpl", "bf16", 8, 6, 3, false},
-      {"mtpf pcgrad bf16", "mtpf", "bf16", 8, 6, 0, true},
-      {"ner-adapt bf16", "ner-adapt", "bf16", 0, 6, 0, false},
-      {"pf-ner fp32", "pf-ner", "fp32", 0, 6, 0, false},
-  };
+// One step (accumulation 2, so the gradients stay in .grad) of each case on `device` against the fp32 CPU step.
+void step_matches_fp32_cpu(const std::string& device, const std::vector<Case>& cases) {
+  auto dir = write_model("step-" + device);
   for (const auto& k : cases) {
     SCOPED_TRACE(k.name);
     const bool bf16 = k.precision == "bf16";
-    const double loss_tol = bf16 ? 1e-2 : 1e-5, total_tol = bf16 ? 1e-2 : 1e-5, tensor_tol = bf16 ? 3e-2 : 1e-4;
-    auto p = make_sessions(dir, k, /*accumulation=*/2);
+    // InfoNCE's gradients (temperature 0.05) nearly cancel when summed over tokens and rows, which is what bias and
+    // LayerNorm gradients are: bf16's rounding of each term (0.4%) then shows as several percent of the small sum
+    // (measured with CPU autocast: up to 8% on one bias, 2% over all tensors; the NER loss alone: 0.9% / 0.3%).
+    const bool tc = bf16 && k.pairs > 0;
+    const double loss_tol = bf16 ? 1e-2 : 1e-5, total_tol = tc ? 3e-2 : bf16 ? 1e-2 : 1e-5,
+                 tensor_tol = tc ? 1.5e-1 : bf16 ? 3e-2 : 1e-4;
+    auto p = make_sessions(dir, k, /*accumulation=*/2, device);
     auto in = batch(7, k.pairs, k.ner, 16, 7);
     auto mc = p.cpu->step(in, false, true), mg = p.gpu->step(in, false, true);
     ASSERT_FALSE(mc.optimizer_stepped);
@@ -424,21 +419,21 @@ TEST(CudaPath, StepMatchesTheFp32CpuReference) {
       if (e > worst) worst = e, worst_name = name;
       EXPECT_LT(e, tensor_tol) << name;
       all_c.push_back(q.grad().flatten());
-      all_g.push_back(gg.to(torch::kCPU).flatten());
+      all_g.push_back(gg.to(torch::kCPU, torch::kFloat32).flatten());
     }
     ASSERT_FALSE(all_c.empty());
     const double total = rel_err(torch::cat(all_g), torch::cat(all_c));
     EXPECT_LT(total, total_tol);
-    std::printf("[cuda-check] %-22s loss tc %.6g/%.6g ner %.6g/%.6g  grads: all %.3g, worst %.3g (%s), %zu tensors\n",
-                k.name.c_str(), mg.tc_loss, mc.tc_loss, mg.ner_loss, mc.ner_loss, total, worst, worst_name.c_str(),
-                all_c.size());
+    std::printf("[%s-check] %-22s loss tc %.6g/%.6g ner %.6g/%.6g  grads: all %.3g, worst %.3g (%s), %zu tensors\n",
+                device.c_str(), k.name.c_str(), mg.tc_loss, mc.tc_loss, mg.ner_loss, mc.ner_loss, total, worst,
+                worst_name.c_str(), all_c.size());
   }
 }
 
-TEST(CudaPath, Bf16LossCurveTracksFp32For20Steps) {
-  SKIP_WITHOUT_CUDA();
-  auto dir = write_model("cuda-curve");
-  auto p = make_sessions(dir, {"curve", "mtpf-tpl", "bf16", 8, 6, 0, false}, /*accumulation=*/1);
+// 20 steps on `device` in bf16 against the fp32 CPU run: the curves stay within 3% and both fall.
+void bf16_curve_tracks_fp32(const std::string& device) {
+  auto dir = write_model("curve-" + device);
+  auto p = make_sessions(dir, {"curve", "mtpf-tpl", "bf16", 8, 6, 0, false}, /*accumulation=*/1, device);
   double first = 0, last_cpu = 0, last_gpu = 0;
   for (int i = 0; i < 20; ++i) {
     auto in = batch(100 + i % 4, 8, 6, 16, 7);  // four batches cycled: the loss must fall
@@ -448,10 +443,52 @@ TEST(CudaPath, Bf16LossCurveTracksFp32For20Steps) {
     last_cpu = lc;
     last_gpu = lg;
     EXPECT_NEAR(lg, lc, 0.03 * std::abs(lc)) << "step " << i + 1;
-    std::printf("[cuda-check] curve step %2d  fp32 cpu %.5f  bf16 cuda %.5f\n", i + 1, lc, lg);
+    std::printf("[%s-check] curve step %2d  fp32 cpu %.5f  bf16 %s %.5f\n", device.c_str(), i + 1, lc,
+                device.c_str(), lg);
   }
   EXPECT_LT(last_cpu, first);
   EXPECT_LT(last_gpu, first);
+}
+
+// Inference on `device`, fp32 and bf16 autocast, against fp32 on the CPU.
+void inference_matches_fp32_cpu(const std::string& device) {
+  auto dir = write_model("infer-" + device);
+  auto cpu = model_folder_load(dir.string()), dev = model_folder_load(dir.string());
+  cpu.model->eval();
+  dev.model->eval();
+  const torch::Device d(device);
+  dev.model->to(d);
+  auto in = batch(9, 0, 5, 16, 7);
+  torch::NoGradGuard no_grad;
+  auto ref = cpu.model->forward(in.ner_ids, in.ner_mask, {}, false).last_hidden_state;
+  for (const bool bf16 : {false, true}) {
+    AutocastGuard autocast(bf16, d);
+    auto out = dev.model->forward(in.ner_ids.to(d), in.ner_mask.to(d), {}, false).last_hidden_state;
+    // Padding positions are not compared: what they hold is unspecified.
+    auto keep = in.ner_mask.unsqueeze(-1).to(torch::kFloat32);
+    const double e = rel_err(out.to(torch::kCPU, torch::kFloat32) * keep, ref * keep);
+    EXPECT_LT(e, bf16 ? 1e-2 : 1e-5);
+    std::printf("[%s-check] inference %s vs fp32 cpu: rel err %.3g\n", device.c_str(), bf16 ? "bf16" : "fp32", e);
+  }
+}
+
+}  // namespace
+
+TEST(CudaPath, StepMatchesTheFp32CpuReference) {
+  SKIP_WITHOUT_CUDA();
+  step_matches_fp32_cpu("cuda", {
+      {"mtpf-tpl bf16", "mtpf-tpl", "bf16", 8, 6, 0, false},
+      {"mtpf-tpl fp32", "mtpf-tpl", "fp32", 8, 6, 0, false},
+      {"mtpf-tpl bf16 cached", "mtpf-tpl", "bf16", 8, 6, 3, false},
+      {"mtpf pcgrad bf16", "mtpf", "bf16", 8, 6, 0, true},
+      {"ner-adapt bf16", "ner-adapt", "bf16", 0, 6, 0, false},
+      {"pf-ner fp32", "pf-ner", "fp32", 0, 6, 0, false},
+  });
+}
+
+TEST(CudaPath, Bf16LossCurveTracksFp32For20Steps) {
+  SKIP_WITHOUT_CUDA();
+  bf16_curve_tracks_fp32("cuda");
 }
 
 TEST(CudaPath, FusedAdamwMatchesPlainAdamw) {
@@ -468,21 +505,24 @@ TEST(CudaPath, NonFiniteLossIsReportedAtTheNextRead) {
 
 TEST(CudaPath, Bf16InferenceMatchesFp32Cpu) {
   SKIP_WITHOUT_CUDA();
-  auto dir = write_model("cuda-infer");
-  auto cpu = model_folder_load(dir.string()), gpu = model_folder_load(dir.string());
-  cpu.model->eval();
-  gpu.model->eval();
-  gpu.model->to(torch::kCUDA);
-  auto in = batch(9, 0, 5, 16, 7);
-  torch::NoGradGuard no_grad;
-  auto ref = cpu.model->forward(in.ner_ids, in.ner_mask, {}, false).last_hidden_state;
-  for (const bool bf16 : {false, true}) {
-    CudaAutocastGuard autocast(bf16);
-    auto out = gpu.model->forward(in.ner_ids.cuda(), in.ner_mask.cuda(), {}, false).last_hidden_state;
-    // Padding positions are not compared: what they hold is unspecified.
-    auto keep = in.ner_mask.unsqueeze(-1).to(torch::kFloat32);
-    const double e = rel_err(out.to(torch::kCPU, torch::kFloat32) * keep, ref * keep);
-    EXPECT_LT(e, bf16 ? 1e-2 : 1e-5);
-    std::printf("[cuda-check] inference %s vs fp32 cpu: rel err %.3g\n", bf16 ? "bf16" : "fp32", e);
-  }
+  inference_matches_fp32_cpu("cuda");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// bf16 autocast on the CPU: the same mixed-precision code as on the GPU (autocast guard, bf16 LoRA backward, fp32
+// losses, the attention bias rebuilt in bf16), checked on every host against the fp32 CPU step.
+
+TEST(Bf16CpuAutocast, StepMatchesTheFp32Step) {
+  step_matches_fp32_cpu("cpu", {
+      {"mtpf-tpl bf16", "mtpf-tpl", "bf16", 8, 6, 0, false},
+      {"mtpf-tpl bf16 cached", "mtpf-tpl", "bf16", 8, 6, 3, false},
+      {"mtpf pcgrad bf16", "mtpf", "bf16", 8, 6, 0, true},
+      {"ner-adapt bf16", "ner-adapt", "bf16", 0, 6, 0, false},
+      {"pf-ner bf16", "pf-ner", "bf16", 0, 6, 0, false},
+      {"pf-tc bf16", "pf-tc", "bf16", 8, 0, 0, false},
+  });
+}
+
+TEST(Bf16CpuAutocast, LossCurveTracksFp32For20Steps) { bf16_curve_tracks_fp32("cpu"); }
+
+TEST(Bf16CpuAutocast, InferenceMatchesFp32) { inference_matches_fp32_cpu("cpu"); }

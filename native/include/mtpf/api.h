@@ -15,7 +15,7 @@ class EncoderImpl;
 // arrays; token_type_ids may be null (all zeros). Outputs are written to caller-owned float arrays.
 class Encoder {
  public:
-  // device: "cpu", "cuda" or "cuda:N"; precision: "fp32", or "bf16" (autocast, CUDA only).
+  // device: "cpu", "cuda" or "cuda:N"; precision: "fp32", or "bf16" (autocast; on the CPU it pays only with bf16 units).
   Encoder(const std::string& model_dir, const std::string& device, const std::string& precision);
   ~Encoder();
   Encoder(const Encoder&) = delete;

@@ -4,7 +4,7 @@ package io.mtpf;
  * How an {@link Encoder} runs: device, precision, threads, and the sentence-embedding conventions.
  *
  * @param device "cpu", "cuda" or "cuda:N"
- * @param precision "fp32", or "bf16" (autocast; CUDA only)
+ * @param precision "fp32", or "bf16" (autocast; on a CPU it runs, but pays only with bf16 matrix units)
  * @param threads libtorch intra-op threads for the process; 0 keeps the current setting (default: all cores)
  * @param pooling "mean" (the paper's choice) or "cls"
  * @param normalize L2-normalise pooled embeddings

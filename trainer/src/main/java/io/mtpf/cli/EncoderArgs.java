@@ -14,7 +14,7 @@ final class EncoderArgs {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device;
 
-  @Option(names = "--precision", defaultValue = "fp32", description = "fp32, or bf16 autocast on CUDA")
+  @Option(names = "--precision", defaultValue = "fp32", description = "fp32, or bf16 autocast (CUDA; on a CPU only worth it with bf16 matrix units)")
   String precision;
 
   @Option(names = "--threads", defaultValue = "0", description = "libtorch (or runtime) threads (default: all cores)")

@@ -26,6 +26,9 @@ final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--device", description = "override the device (cpu, cuda, cuda:N)")
   String device;
 
+  @Option(names = "--precision", description = "override the precision (fp32, or bf16 autocast)")
+  String precision;
+
   @Option(names = "--resume", description = "continue from OUT/checkpoints/latest")
   boolean resume;
 
@@ -45,8 +48,12 @@ final class PretrainCommand implements Callable<Integer> {
     if (data != null) c.data = data;
     if (out != null) c.out = out;
     if (device != null) c.device = device;
+    if (precision != null) c.precision = precision;
     if (skipBadLines) c.skipBadLines = true;
     c.validate(config.toString());
+    if ("bf16".equals(c.precision) && c.device.startsWith("cpu"))
+      System.err.println("note: bf16 autocast on the CPU runs the matmuls in bf16, which is slower than fp32 unless the"
+          + " CPU has bf16 matrix units; --precision fp32 to train in fp32");
     Pretrainer.Result r = new Pretrainer(c, new Pretrainer.Options(resume, offline, modelsDir, System.err)).run();
     System.out.printf("done: %d steps in %.1f s; tc loss %s -> %s, ner loss %s -> %s; outputs in %s%n", r.steps(),
         r.seconds(), f(r.firstTcLoss()), f(r.lastTcLoss()), f(r.firstNerLoss()), f(r.lastNerLoss()), r.out());

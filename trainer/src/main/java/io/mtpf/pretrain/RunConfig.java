@@ -27,7 +27,7 @@ public final class RunConfig {
   public long steps = 1000;
   public long seed = 42;
   public String device = "cpu";
-  /** fp32, or bf16 autocast (CUDA). */
+  /** fp32, or bf16 autocast (CUDA; on a CPU it runs, but pays only with bf16 matrix units). */
   public String precision = "fp32";
   /** libtorch threads; 0 = all cores. */
   public int threads = 0;

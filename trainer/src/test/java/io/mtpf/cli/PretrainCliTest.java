@@ -90,6 +90,8 @@ class PretrainCliTest {
         Arguments.of(List.of("pretrain", "--config", tmp.resolve("absent.yaml").toString()), "absent.yaml: run config not found"),
         Arguments.of(List.of("pretrain", "--config", typo.toString()), "unknown key 'stepz'"),
         Arguments.of(List.of("pretrain", "--config", pcgrad.toString()), "pcgrad applies to mtpf and mtpf-tpl only"),
+        Arguments.of(List.of("pretrain", "--config", yaml("plain.yaml", "strategy: pf-tc\n").toString(), "--precision", "fp16"),
+            "precision must be fp32 or bf16"),
         Arguments.of(List.of("pretrain", "--config", noModel.toString(), "--out", tmp.resolve("x").toString(), "--offline"),
             "absent-model' is neither a folder nor a catalog name"),
         Arguments.of(List.of("pseudo-label", "--teacher", model.toString(), "--corpus", tmp.resolve("none.txt").toString(),
