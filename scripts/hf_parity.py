@@ -2,7 +2,7 @@
 """mtpf's encoder and LoRA adapters against HF transformers and PEFT themselves.
 
 Needs Python with torch, transformers, safetensors and peft (a CUDA host with PyTorch has the first three;
-`scripts/python-checks.sh` installs all four from local wheels where it can; no network).
+`scripts/python-checks.sh` installs all four with pip where it can).
 For BERT, RoBERTa and DistilBERT it writes a random-init model with save_pretrained (safetensors) — and for every
 --model DIR it reads that real model folder — then, on a padded batch of random ids, with native mtpf_hf_check:
   1. encoder: HF's last hidden state and every hidden state against mtpf's;
@@ -10,6 +10,7 @@ For BERT, RoBERTa and DistilBERT it writes a random-init model with save_pretrai
      the adapted HF model must equal mtpf running the same adapter;
   3. PEFT -> mtpf: PEFT writes an adapter (get_peft_model + save_pretrained, suffix targets, layers_to_transform,
      rsLoRA), mtpf loads it and must equal the PEFT model.
+Where mtpf_hf_check was built beside the libtorch-free runtime, every comparison runs the runtime too.
 Bar: max |diff| <= 1e-4 in fp32 everywhere; an adapter that changes nothing fails too.
 
     python3 scripts/hf_parity.py [--build build/native] [--work build/hf-parity] [--model models/all-minilm-l6-v2]

@@ -2,8 +2,9 @@
 # The checks that need Python's PyTorch, transformers and PEFT (part of README command 2):
 #   1. native/ built against that PyTorch's libtorch 2.x — the same sources the Debian 1.13 build compiles — and
 #      its ctest suite run there (the 2.x-only paths: at::scaled_dot_product_attention, fused AdamW, ...);
-#   2. scripts/hf_parity.py: the encoder against HF transformers (BERT, RoBERTa, DistilBERT; the real models in
-#      models/ that are present) and LoRA adapters from mtpf into PEFT and from PEFT into mtpf.
+#   2. scripts/hf_parity.py: the encoder and the libtorch-free runtime against HF transformers (BERT, RoBERTa,
+#      DistilBERT; the real models in models/ that are present) and LoRA adapters from mtpf into PEFT and from PEFT
+#      into mtpf and the runtime.
 # The packages go into build/pyenv through pip (a CPU PyTorch; pip's own configuration, local wheels included,
 # decides where they come from). Where pip cannot get them this prints SKIPPED naming what is missing and exits 0.
 #   scripts/python-checks.sh [BUILD_DIR]
@@ -32,9 +33,16 @@ torch_dir=$("$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_p
       "transformers", transformers.__version__, "peft", peft.__version__)'
 
 echo "== native against libtorch from PyTorch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'): build and ctest"
-# The runtime links no libtorch (the Debian build tests it) and the benchmarks are not checks: both stay off here.
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" \
-      -DMTPF_BUILD_RUNTIME=OFF -DMTPF_BUILD_BENCHMARKS=OFF >/dev/null
+# The runtime comes along so that mtpf_hf_check runs it on PEFT's adapters too (and test_runtime_parity against
+# this libtorch); it reuses the OpenBLAS the main build fetched. The benchmarks are not checks: off here.
+runtime=(-DMTPF_BUILD_RUNTIME=ON)
+if [ -d "$root/build/native/openblas-linux-x86_64" ]; then runtime+=(-DMTPF_OPENBLAS_DIR="$root/build/native/openblas-linux-x86_64")
+elif ! command -v mvn >/dev/null; then
+  echo "[python-checks] no OpenBLAS from the main build and no Maven to fetch it: the runtime is left out of these checks"
+  runtime=(-DMTPF_BUILD_RUNTIME=OFF)
+fi
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" "${runtime[@]}" \
+      -DMTPF_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"
 (cd "$build" && ctest --output-on-failure -j 2)
 

@@ -2,18 +2,23 @@
 //   mtpf_hf_check MODEL_DIR REFERENCE.safetensors [ADAPTER_DIR]
 //     The reference holds input_ids, attention_mask, [token_type_ids], last_hidden_state and hidden_states.N, as
 //     HF computed them (with the PEFT adapter in ADAPTER_DIR active, when one is given: mtpf loads it with
-//     peft_load and runs with it active). Prints one JSON line with the max absolute differences; exits 1 when
+//     peft_load and runs with it active). Built beside the runtime (MTPF_BUILD_RUNTIME), the libtorch-free runtime
+//     runs the same input (and adapter) too. Prints one JSON line with the max absolute differences; exits 1 when
 //     any exceeds 1e-4.
 //   mtpf_hf_check --export-adapter MODEL_DIR ADAPTER_DIR
 //     Writes a LoRA adapter in PEFT's format the way mtpf saves one (r 8, alpha 16, query, key and the MLP of the
 //     last 2 layers) with random non-zero A and B, for PeftModel.from_pretrained to read.
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "lora.h"
 #include "model_folder.h"
 #include "peft.h"
 #include "safetensors.h"
+#ifdef MTPF_HF_CHECK_RUNTIME
+#include "mtpf/runtime.h"
+#endif
 
 namespace {
 
@@ -56,11 +61,36 @@ int compare(const char* model_dir, const char* reference, const char* adapter_di
     auto key = "hidden_states." + std::to_string(i);
     if (ref.count(key)) worst_layer = std::max(worst_layer, diff(out.hidden_states[i], ref.at(key)));
   }
+  std::string runtime = "null";
+  bool runtime_ok = true;
+#ifdef MTPF_HF_CHECK_RUNTIME
+  {
+    mtpf::rt::Backbone rt(model_dir, "fp32");
+    int slot = -1;
+    if (adapter_dir) {
+      rt.load_adapter("x", adapter_dir, "");
+      slot = rt.adapter_id("x");
+    }
+    auto as_int = [](const torch::Tensor& t) { return t.to(torch::kInt32).contiguous(); };
+    auto ids = as_int(ref.at("input_ids")), m = as_int(mask);
+    auto t32 = types.defined() ? as_int(types) : torch::Tensor();
+    const int batch = ids.size(0), seq = ids.size(1);
+    std::vector<int32_t> slots(batch, slot);
+    auto hidden = torch::empty({batch, seq, rt.hidden_size()}, torch::kFloat32);
+    rt.last_hidden_state(ids.data_ptr<int32_t>(), m.data_ptr<int32_t>(), t32.defined() ? t32.data_ptr<int32_t>() : nullptr,
+                         slots.data(), batch, seq, hidden.data_ptr<float>());
+    const double d = diff(hidden, ref.at("last_hidden_state"));
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", d);
+    runtime = text;
+    runtime_ok = d <= 1e-4;
+  }
+#endif
   std::printf("{\"model\":\"%s\",\"model_type\":\"%s\",\"adapter\":\"%s\",\"adapted_modules\":%zu,"
-              "\"max_abs_diff_last\":%.3g,\"max_abs_diff_layers\":%.3g}\n",
+              "\"max_abs_diff_last\":%.3g,\"max_abs_diff_layers\":%.3g,\"max_abs_diff_runtime\":%s}\n",
               model_dir, loaded.model->config().model_type.c_str(), adapter_dir ? adapter_dir : "", modules.size(),
-              last, worst_layer);
-  return last <= 1e-4 && worst_layer <= 1e-4 ? 0 : 1;
+              last, worst_layer, runtime.c_str());
+  return last <= 1e-4 && worst_layer <= 1e-4 && runtime_ok ? 0 : 1;
 }
 
 }  // namespace
