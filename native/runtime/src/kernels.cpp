@@ -119,9 +119,66 @@ void small_gemm(int M, int N, int K, float alpha, const float* A, int64_t lda, c
     }
 }
 
+// Reductions keep 16 independent lanes (then fold them), so they vectorise without reassociating float sums.
+constexpr int kLanes = 16;
+
 MTPF_VECTOR_CLONES
-void exp_shift_row(float* x, int64_t cols, float shift) {
-  for (int64_t c = 0; c < cols; ++c) x[c] = exp_inline(x[c] - shift);
+void softmax_row(float* x, int64_t cols) {
+  float lane[kLanes];
+  for (int l = 0; l < kLanes; ++l) lane[l] = x[0];
+  int64_t c = 0;
+  for (; c + kLanes <= cols; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] = x[c + l] > lane[l] ? x[c + l] : lane[l];
+  float m = x[0];
+  for (int l = 0; l < kLanes; ++l) m = lane[l] > m ? lane[l] : m;
+  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
+  for (int l = 0; l < kLanes; ++l) lane[l] = 0.0f;
+  for (c = 0; c + kLanes <= cols; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float e = exp_inline(x[c + l] - m);
+      x[c + l] = e;
+      lane[l] += e;
+    }
+  float sum = 0;
+  for (; c < cols; ++c) sum += x[c] = exp_inline(x[c] - m);
+  for (int l = 0; l < kLanes; ++l) sum += lane[l];
+  const float inv = 1.0f / sum;
+  for (c = 0; c < cols; ++c) x[c] *= inv;
+}
+
+// One row of bias_residual_layernorm.
+MTPF_VECTOR_CLONES
+void bias_residual_layernorm_row(const float* in, const float* bias, const float* res, const float* gamma,
+                                 const float* beta, float eps, int64_t cols, float* o) {
+  float lane[kLanes] = {};
+  int64_t c = 0;
+  for (; c + kLanes <= cols; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = in[c + l] + (bias ? bias[c + l] : 0.0f) + (res ? res[c + l] : 0.0f);
+      o[c + l] = v;
+      lane[l] += v;
+    }
+  float sum = 0;
+  for (; c < cols; ++c) sum += o[c] = in[c] + (bias ? bias[c] : 0.0f) + (res ? res[c] : 0.0f);
+  for (int l = 0; l < kLanes; ++l) sum += lane[l];
+  const float mean = sum / static_cast<float>(cols);
+  // Two passes over a row that stays in L1: no cancellation in the variance.
+  for (int l = 0; l < kLanes; ++l) lane[l] = 0.0f;
+  for (c = 0; c + kLanes <= cols; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float d = o[c + l] - mean;
+      lane[l] += d * d;
+    }
+  float sq = 0;
+  for (; c < cols; ++c) sq += (o[c] - mean) * (o[c] - mean);
+  for (int l = 0; l < kLanes; ++l) sq += lane[l];
+  const float inv = 1.0f / std::sqrt(sq / static_cast<float>(cols) + eps);
+  for (c = 0; c < cols; ++c) o[c] = (o[c] - mean) * inv * gamma[c] + beta[c];
+}
+
+MTPF_VECTOR_CLONES
+void bias_add_row(float* x, const float* bias, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c) x[c] += bias[c];
 }
 
 }  // namespace
@@ -134,34 +191,14 @@ void bias_gelu(const float* x, int64_t ldx, const float* bias, int64_t rows, int
 }
 
 void bias_add(float* x, int64_t ldx, const float* bias, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * ldx;
-    for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
-  }
+  for (int64_t r = 0; r < rows; ++r) bias_add_row(x + r * ldx, bias, cols);
 }
 
 void bias_residual_layernorm(const float* x, int64_t ldx, const float* bias, const float* residual,
                              const float* gamma, const float* beta, float eps, int64_t rows, int64_t cols, float* out) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* in = x + r * ldx;
-    const float* res = residual ? residual + r * cols : nullptr;
-    float* o = out + r * cols;
-    // Sum in double: two passes over a row that stays in L1, and no cancellation in the variance.
-    double sum = 0;
-    for (int64_t c = 0; c < cols; ++c) {
-      const float v = in[c] + (bias ? bias[c] : 0.0f) + (res ? res[c] : 0.0f);
-      o[c] = v;
-      sum += v;
-    }
-    const float mean = static_cast<float>(sum / cols);
-    double sq = 0;
-    for (int64_t c = 0; c < cols; ++c) {
-      const float d = o[c] - mean;
-      sq += double(d) * d;
-    }
-    const float inv = 1.0f / std::sqrt(static_cast<float>(sq / cols) + eps);
-    for (int64_t c = 0; c < cols; ++c) o[c] = (o[c] - mean) * inv * gamma[c] + beta[c];
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    bias_residual_layernorm_row(x + r * ldx, bias, residual ? residual + r * cols : nullptr, gamma, beta, eps, cols,
+                                out + r * cols);
 }
 
 MTPF_VECTOR_CLONES
@@ -188,16 +225,7 @@ void lora_add_row(const float* t, int r, float scaling, const float* B_t, int ou
 }
 
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * cols;
-    float m = row[0];
-    for (int64_t c = 1; c < cols; ++c) m = row[c] > m ? row[c] : m;
-    exp_shift_row(row, cols, m);
-    float sum = 0;
-    for (int64_t c = 0; c < cols; ++c) sum += row[c];
-    const float inv = 1.0f / sum;
-    for (int64_t c = 0; c < cols; ++c) row[c] *= inv;
-  }
+  for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * cols, cols);
 }
 
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int len, int head_dim, float* ctx,
