@@ -2,6 +2,7 @@
 // against a single-adapter batch, adapter memory against the backbone's, and (with --weights int8) int8's accuracy
 // cost against fp32. One JSON line per measurement.
 //   mtpf_runtime_bench MODEL_DIR [--threads N] [--iters N] [--weights fp32|int8] [--adapters N] [--rank R]
+//                      [--batch 1|32]   (only that forward batch)
 // Adapters are random PEFT folders (query, key and MLP of every layer, rank R) written to a temp folder.
 #include <algorithm>
 #include <chrono>
@@ -87,18 +88,19 @@ int intermediate_size(const std::string& model_dir) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL_DIR [--threads N] [--iters N] [--weights fp32|int8] [--adapters N] [--rank R]\n",
+    std::fprintf(stderr, "usage: %s MODEL_DIR [--threads N] [--iters N] [--weights fp32|int8] [--adapters N] [--rank R] [--batch 1|32]\n",
                  argv[0]);
     return 2;
   }
   std::string dir = argv[1], weights = "fp32";
-  int threads = 0, iters = 10, adapters = 16, rank = 8;
+  int threads = 0, iters = 10, adapters = 16, rank = 8, only_batch = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--iters")) iters = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--weights")) weights = argv[i + 1];
     else if (!std::strcmp(argv[i], "--adapters")) adapters = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--rank")) rank = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--batch")) only_batch = std::atoi(argv[i + 1]);
   }
   try {
     Backbone bb(dir, weights);
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
       return ids;
     };
     for (int batch : {1, 32}) {
+      if (only_batch > 0 && batch != only_batch) continue;
       auto ids = inputs(batch);
       std::vector<int32_t> mask(ids.size(), 1);
       std::vector<float> out(static_cast<size_t>(batch) * H);

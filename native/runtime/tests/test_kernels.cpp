@@ -118,8 +118,12 @@ TEST(Kernels, AttentionHeadMatchesPlainLoops) {
 }
 
 // FusedLinear (base GEMM + per-group LoRA) against x (W + s B A)^T per row, for the paths the GEMM layout takes:
-// all adapters used, one adapter at the end of many (separate GEMMs), and int8.
+// all adapters used, one adapter at the end of many (separate GEMMs), and int8; with every GEMM kernel this CPU
+// runs (cblas_sgemm over plain weights, and the packed ones).
 TEST(Kernels, FusedLinearWithAdapterGroupsMatchesPlainLoops) {
+  for (GemmKernel kernel : {GemmKernel::blas, GemmKernel::avx2, GemmKernel::avx512}) {
+  if (!gemm_kernel_supported(kernel)) continue;
+  SCOPED_TRACE(gemm_kernel_name(kernel));
   std::mt19937 rng(5);
   const int in = 24, M = 13;
   const std::vector<int> outs = {16, 16, 8};
@@ -143,7 +147,7 @@ TEST(Kernels, FusedLinearWithAdapterGroupsMatchesPlainLoops) {
       bp.push_back(&b[p]);
     }
     FusedLinear f;
-    f.init(in, parts, wp, bp, c.int8);
+    f.init(in, parts, wp, bp, c.int8, kernel);
     // Adapter s: rank 2 + s % 3 on parts 0 and 2 (part 1 has no LoRA), scaling 0.5 + s.
     std::map<std::pair<int, int>, std::pair<std::vector<float>, std::vector<float>>> lora;
     std::map<std::pair<int, int>, std::vector<float>> transposed;
@@ -199,6 +203,7 @@ TEST(Kernels, FusedLinearWithAdapterGroupsMatchesPlainLoops) {
           }
     // int8: per-row quantisation error of W (|x| ~ 1, |w| <= ~2, step max|w| / 127).
     EXPECT_LT(err, c.int8 ? 0.15 : 1e-4) << "int8 " << c.int8 << " adapters " << c.adapters;
+  }
   }
 }
 
