@@ -86,9 +86,10 @@ __attribute__((target("avx2,fma"))) void tile_avx2(int64_t kc, const float* a, i
 }
 
 using TileFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int, bool);
-const TileFn kTilesAvx512[] = {nullptr,           tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>,
-                               tile_avx512<5>,    tile_avx512<6>, tile_avx512<7>, tile_avx512<8>};
-const TileFn kTilesAvx2[] = {nullptr, tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>, tile_avx2<5>, tile_avx2<6>};
+const TileFn kTilesAvx512[] = {nullptr,        tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>,
+                               tile_avx512<5>, tile_avx512<6>, tile_avx512<7>, tile_avx512<8>};
+const TileFn kTilesAvx2[] = {nullptr,      tile_avx2<1>, tile_avx2<2>, tile_avx2<3>,
+                             tile_avx2<4>, tile_avx2<5>, tile_avx2<6>};
 
 #endif
 
@@ -154,6 +155,19 @@ void gemm_pack(GemmKernel kernel, const float* w, int64_t ldw, int64_t n, int64_
         for (int64_t kk = 0; kk < k; ++kk) dst[kk * width] = 0.0f;
       }
     }
+}
+
+void gemm_pack_transposed(GemmKernel kernel, const float* w, int64_t ldw, int64_t n, int64_t k, float* packed) {
+  const int width = gemm_panel_width(kernel);
+  const int64_t panels = (n + width - 1) / width;
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t cols = std::min<int64_t>(width, n - p * width);
+    for (int64_t kk = 0; kk < k; ++kk) {
+      float* dst = packed + (p * k + kk) * width;
+      std::memcpy(dst, w + kk * ldw + p * width, sizeof(float) * cols);
+      for (int64_t j = cols; j < width; ++j) dst[j] = 0.0f;
+    }
+  }
 }
 
 void gemm_packed(GemmKernel kernel, int64_t M, int64_t n, int64_t k, const float* x, int64_t ldx, const float* packed,

@@ -24,6 +24,8 @@ int gemm_panel_width(GemmKernel kernel);
 int64_t gemm_packed_floats(GemmKernel kernel, int64_t n, int64_t k);
 // w [n, k] (row stride ldw) into panels: packed[(p * k + kk) * width + j] = w[p * width + j, kk].
 void gemm_pack(GemmKernel kernel, const float* w, int64_t ldw, int64_t n, int64_t k, float* packed);
+// The same from w^T: packs the [n, k] matrix whose element (row, kk) is w[kk * ldw + row] (w is [k, n]).
+void gemm_pack_transposed(GemmKernel kernel, const float* w, int64_t ldw, int64_t n, int64_t k, float* packed);
 // Element (row, kk) of a packed [n, k] matrix.
 inline float gemm_packed_at(GemmKernel kernel, const float* packed, int64_t k, int64_t row, int64_t kk) {
   const int width = gemm_panel_width(kernel);

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "gemm.h"
+
 // On x86-64 Linux the hot loops get x86-64-v3 (AVX2 + FMA) and v4 (AVX-512) clones picked by CPU features at load time (the library itself
 // targets baseline x86-64); elsewhere (aarch64: NEON is baseline) the plain build vectorises them.
 #if defined(__x86_64__) && defined(__linux__) && !defined(__ANDROID__) && defined(__GNUC__) && !defined(__clang__)
@@ -122,8 +124,9 @@ void small_gemm(int M, int N, int K, float alpha, const float* A, int64_t lda, c
 // Reductions keep 16 independent lanes (then fold them), so they vectorise without reassociating float sums.
 constexpr int kLanes = 16;
 
+// x[c] = exp(scale * (x[c] - max)) / sum, scale > 0.
 MTPF_VECTOR_CLONES
-void softmax_row(float* x, int64_t cols) {
+void softmax_row(float* x, int64_t cols, float scale) {
   float lane[kLanes];
   for (int l = 0; l < kLanes; ++l) lane[l] = x[0];
   int64_t c = 0;
@@ -135,12 +138,12 @@ void softmax_row(float* x, int64_t cols) {
   for (int l = 0; l < kLanes; ++l) lane[l] = 0.0f;
   for (c = 0; c + kLanes <= cols; c += kLanes)
     for (int l = 0; l < kLanes; ++l) {
-      const float e = exp_inline(x[c + l] - m);
+      const float e = exp_inline(scale * (x[c + l] - m));
       x[c + l] = e;
       lane[l] += e;
     }
   float sum = 0;
-  for (; c < cols; ++c) sum += x[c] = exp_inline(x[c] - m);
+  for (; c < cols; ++c) sum += x[c] = exp_inline(scale * (x[c] - m));
   for (int l = 0; l < kLanes; ++l) sum += lane[l];
   const float inv = 1.0f / sum;
   for (c = 0; c < cols; ++c) x[c] *= inv;
@@ -225,16 +228,36 @@ void lora_add_row(const float* t, int r, float scaling, const float* B_t, int ou
 }
 
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * cols, cols);
+  for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * cols, cols, 1.0f);
+}
+
+// AVX-512's 48-column panels would waste a third of each tile at head_dim 32.
+GemmKernel attention_kernel() {
+  static const GemmKernel kernel = gemm_kernel_best() == GemmKernel::blas ? GemmKernel::blas
+                                   : gemm_kernel_supported(GemmKernel::avx2) ? GemmKernel::avx2
+                                                                             : gemm_kernel_best();
+  return kernel;
 }
 
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int len, int head_dim, float* ctx,
-                    int64_t ldc, float* scratch) {
-  float* scores = scratch;                             // [len, len]
-  float* k_t = scratch + static_cast<int64_t>(len) * len;  // [head_dim, len]
+                    int64_t ldc, float* scratch, GemmKernel kernel) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  float* scores = scratch;  // [len, len]
+  float* rest = scratch + static_cast<int64_t>(len) * len;
+  if (kernel != GemmKernel::blas && gemm_kernel_supported(kernel)) {
+    float* k_packed = rest;
+    float* v_packed = rest + gemm_packed_floats(kernel, len, head_dim);
+    gemm_pack(kernel, k, ld, len, head_dim, k_packed);
+    gemm_pack_transposed(kernel, v, ld, head_dim, len, v_packed);
+    gemm_packed(kernel, len, len, head_dim, q, ld, k_packed, scores, len, nullptr);
+    for (int r = 0; r < len; ++r) softmax_row(scores + static_cast<int64_t>(r) * len, len, scale);
+    gemm_packed(kernel, len, head_dim, len, scores, len, v_packed, ctx, ldc, nullptr);
+    return;
+  }
+  float* k_t = rest;  // [head_dim, len]
   for (int t = 0; t < len; ++t)
     for (int d = 0; d < head_dim; ++d) k_t[d * len + t] = k[t * ld + d];
-  small_gemm(len, len, head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim)), q, ld, k_t, len, scores, len);
+  small_gemm(len, len, head_dim, scale, q, ld, k_t, len, scores, len);
   softmax_rows(scores, len, len);
   small_gemm(len, head_dim, len, 1.0f, scores, len, v, ld, ctx, ldc);
 }

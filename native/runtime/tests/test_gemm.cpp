@@ -34,6 +34,21 @@ TEST(Gemm, PackingPlacesEveryElementAndZeroPadsThePanels) {
   }
 }
 
+TEST(Gemm, TransposedPackingEqualsPackingTheTranspose) {
+  std::mt19937 rng(3);
+  for (GemmKernel kernel : packed_kernels()) {
+    const int64_t n = 37, k = 11, ldw = 40;  // w [k, n] at stride ldw; the packed matrix is w^T [n, k]
+    auto w = random_values(static_cast<size_t>(k) * ldw, 1.0f, rng);
+    std::vector<float> w_t(static_cast<size_t>(n) * k);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t kk = 0; kk < k; ++kk) w_t[r * k + kk] = w[kk * ldw + r];
+    std::vector<float> a(gemm_packed_floats(kernel, n, k), -1.0f), b(a.size(), -2.0f);
+    gemm_pack_transposed(kernel, w.data(), ldw, n, k, a.data());
+    gemm_pack(kernel, w_t.data(), k, n, k, b.data());
+    EXPECT_EQ(a, b) << gemm_kernel_name(kernel);
+  }
+}
+
 TEST(Gemm, PackedKernelsMatchPlainLoops) {
   std::mt19937 rng(2);
   struct Case {
