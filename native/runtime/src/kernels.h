@@ -1,6 +1,6 @@
 // The runtime's CPU kernels, each with a plain-loop reference in the tests. Matrices are row-major with explicit
 // leading dimensions (ld), so a kernel can read one column block of a wider GEMM output in place.
-// Linears themselves are cblas_sgemm calls (linear.h); these are the fused pieces around them.
+// Linears themselves are GEMMs (gemm.h, or cblas_sgemm; linear.h); these are the fused pieces around them.
 #pragma once
 #include <cstdint>
 
