@@ -72,10 +72,18 @@ void bias_gelu_row(const float* x, const float* bias, int64_t cols, float* out) 
 // ymm, four xmm or NEON q registers), so the register block below is explicit on every target.
 typedef float v16f __attribute__((vector_size(64)));
 
+typedef int32_t v16i __attribute__((vector_size(64)));
+
 inline v16f load16(const float* p) {
   v16f v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+
+// Lane-wise max as a bitwise select (a vector ?: is a GCC-only extension).
+inline v16f max16(v16f a, v16f b) {
+  const v16i a_wins = a > b;
+  return (v16f)((a_wins & (v16i)a) | (~a_wins & (v16i)b));
 }
 
 // C [M, N] = alpha * A [M, K] B [K, N], all row-major: register blocks of 4 rows x 16 columns, so each loaded
@@ -128,12 +136,13 @@ constexpr int kLanes = 16;
 MTPF_VECTOR_CLONES
 void softmax_row(float* x, int64_t cols, float scale) {
   float lane[kLanes];
-  for (int l = 0; l < kLanes; ++l) lane[l] = x[0];
   int64_t c = 0;
-  for (; c + kLanes <= cols; c += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane[l] = x[c + l] > lane[l] ? x[c + l] : lane[l];
   float m = x[0];
-  for (int l = 0; l < kLanes; ++l) m = lane[l] > m ? lane[l] : m;
+  if (cols >= kLanes) {  // (as lanes of scalars GCC left the max loop scalar)
+    v16f vm = load16(x);
+    for (c = kLanes; c + kLanes <= cols; c += kLanes) vm = max16(vm, load16(x + c));
+    for (int l = 0; l < kLanes; ++l) m = vm[l] > m ? vm[l] : m;
+  }
   for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
   for (int l = 0; l < kLanes; ++l) lane[l] = 0.0f;
   for (c = 0; c + kLanes <= cols; c += kLanes)
