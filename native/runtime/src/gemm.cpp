@@ -178,7 +178,10 @@ void gemm_packed(GemmKernel kernel, int64_t M, int64_t n, int64_t k, const float
   const int width = gemm_panel_width(kernel), rows = tile_rows(kernel);
   const TileFn* tiles = kernel == GemmKernel::avx512 ? kTilesAvx512 : kTilesAvx2;
   const int64_t panels = (n + width - 1) / width;
-  const int64_t block_m = std::max<int64_t>(rows, kBlockFloatsA / std::max<int64_t>(k, 1) / rows * rows);
+  // Row blocks of equal size (whole tiles), so that threads splitting them get equal shares.
+  const int64_t most_m = std::max<int64_t>(rows, kBlockFloatsA / std::max<int64_t>(k, 1) / rows * rows);
+  const int64_t even_m = (M + (M + most_m - 1) / most_m - 1) / ((M + most_m - 1) / most_m);
+  const int64_t block_m = (even_m + rows - 1) / rows * rows;
   const int64_t blocks_m = (M + block_m - 1) / block_m;
   // Tasks: (row block, panel), row block major, so a thread's contiguous share reuses its row blocks.
   auto run = [&](int64_t begin, int64_t end) {
