@@ -176,17 +176,18 @@ int main(int argc, char** argv) {
       std::vector<int32_t> mask(ids.size(), 1), single(batch, slots[0]), mixed(batch);
       for (int b = 0; b < batch; ++b) mixed[b] = slots[b % adapters];
       std::vector<float> out(static_cast<size_t>(batch) * H);
-      const double single_ms = median_ms(iters, [&] {
-        bb.embed(ids.data(), mask.data(), nullptr, single.data(), batch, seq, "mean", false, out.data());
-      });
-      const double mixed_ms = median_ms(iters, [&] {
-        bb.embed(ids.data(), mask.data(), nullptr, mixed.data(), batch, seq, "mean", false, out.data());
-      });
+      double single_cpu_ms = 0, mixed_cpu_ms = 0;
+      const double single_ms = median_ms(
+          iters, [&] { bb.embed(ids.data(), mask.data(), nullptr, single.data(), batch, seq, "mean", false, out.data()); },
+          &single_cpu_ms);
+      const double mixed_ms = median_ms(
+          iters, [&] { bb.embed(ids.data(), mask.data(), nullptr, mixed.data(), batch, seq, "mean", false, out.data()); },
+          &mixed_cpu_ms);
       std::printf("{\"job\":\"mixed_adapters\",\"model\":\"%s\",\"weights\":\"%s\",\"threads\":%d,\"batch\":%d,"
                   "\"seq\":%d,\"adapters\":%d,\"rank\":%d,\"single_adapter_ms\":%.3f,\"mixed_ms\":%.3f,"
-                  "\"mixed_throughput_ratio\":%.3f}\n",
+                  "\"single_adapter_cpu_ms\":%.3f,\"mixed_cpu_ms\":%.3f,\"mixed_throughput_ratio\":%.3f}\n",
                   dir.c_str(), weights.c_str(), bb.num_threads(), batch, seq, adapters, rank, single_ms, mixed_ms,
-                  single_ms / mixed_ms);
+                  single_cpu_ms, mixed_cpu_ms, single_ms / mixed_ms);
       const long long backbone = bb.weight_bytes(), adapter = bb.adapter_bytes("a0");
       std::printf("{\"job\":\"memory\",\"model\":\"%s\",\"weights\":\"%s\",\"backbone_bytes\":%lld,"
                   "\"adapter_bytes\":%lld,\"rank\":%d,\"adapter_fraction\":%.4f}\n",

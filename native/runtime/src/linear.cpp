@@ -144,9 +144,15 @@ int64_t FusedLinear::forward_packed(const float* x, int64_t M, const std::vector
     t_col[i] = out_ + row;
     row += used[i]->r;
   }
-  scratch.a_packed.resize(gemm_packed_floats(kernel_, needed, in_));
-  gemm_pack(kernel_, scratch.a_rows.data(), in_, needed, in_, scratch.a_packed.data());
-  gemm_packed(kernel_, M, needed, in_, x, in_, scratch.a_packed.data(), y + out_, ldy, &pool);
+  // A few rows fill a 48-wide AVX-512 panel poorly (8 of 48 columns for one rank-8 part): AVX2's 16-wide panels
+  // waste less, even where they run at half the AVX-512 rate.
+  GemmKernel kernel = kernel_;
+  if (kernel == GemmKernel::avx512 && gemm_kernel_supported(GemmKernel::avx2) &&
+      2 * gemm_packed_floats(GemmKernel::avx2, needed, 1) <= gemm_packed_floats(GemmKernel::avx512, needed, 1))
+    kernel = GemmKernel::avx2;
+  scratch.a_packed.resize(gemm_packed_floats(kernel, needed, in_));
+  gemm_pack(kernel, scratch.a_rows.data(), in_, needed, in_, scratch.a_packed.data());
+  gemm_packed(kernel, M, needed, in_, x, in_, scratch.a_packed.data(), y + out_, ldy, &pool);
   return ldy;
 }
 

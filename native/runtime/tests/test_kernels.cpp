@@ -137,9 +137,11 @@ TEST(Kernels, FusedLinearWithAdapterGroupsMatchesPlainLoops) {
       bool int8;
       int adapters;                 // loaded
       std::vector<int> group_slots;  // groups of the batch
+      int rank = 2;                  // adapter s has rank `rank + s % 3`
     };
     for (const Case& c : {Case{false, 0, {-1}}, Case{false, 2, {-1, 0, 1}}, Case{false, 2, {1}},
-                          Case{false, 12, {11, -1}}, Case{false, 12, {0, 5, 11}}, Case{true, 3, {2, -1, 0}}}) {
+                          Case{false, 12, {11, -1}}, Case{false, 12, {0, 5, 11}}, Case{true, 3, {2, -1, 0}},
+                          Case{false, 1, {0, -1}, 12}, Case{true, 1, {0}, 30}}) {
       std::vector<std::vector<float>> W, b;
       std::vector<LinearPart> parts;
       for (size_t p = 0; p < outs.size(); ++p) {
@@ -154,14 +156,14 @@ TEST(Kernels, FusedLinearWithAdapterGroupsMatchesPlainLoops) {
       }
       FusedLinear f;
       f.init(in, parts, wp, bp, c.int8, kernel);
-      // Adapter s: rank 2 + s % 3 on parts 0 and 2 (part 1 has no LoRA), scaling 0.5 + s.
+      // Adapter s: rank c.rank + s % 3 on parts 0 and 2 (part 1 has no LoRA), scaling 0.5 + s.
       std::map<std::pair<int, int>, std::pair<std::vector<float>, std::vector<float>>> lora;
       std::map<std::pair<int, int>, std::vector<float>> transposed;
       for (int s = 0; s < c.adapters; ++s) {
         std::vector<LoraBlock> blocks;
         std::vector<const float*> A;
         for (int p : {0, 2}) {
-          const int r = 2 + s % 3;
+          const int r = c.rank + s % 3;
           auto& ab = lora[{s, p}];
           ab.first = random_values(static_cast<size_t>(r) * in, 0.5f, rng);
           ab.second = random_values(static_cast<size_t>(outs[p]) * r, 0.5f, rng);  // B [out, r]
@@ -198,7 +200,7 @@ TEST(Kernels, FusedLinearWithAdapterGroupsMatchesPlainLoops) {
               for (int i = 0; i < in; ++i) ref += double(x[row * in + i]) * W[p][o * in + i];
               auto it = lora.find({g.slot, int(p)});
               if (g.slot >= 0 && it != lora.end()) {
-                const int r = 2 + g.slot % 3;
+                const int r = c.rank + g.slot % 3;
                 for (int k = 0; k < r; ++k) {
                   double t = 0;
                   for (int i = 0; i < in; ++i) t += double(x[row * in + i]) * it->second.first[k * in + i];
