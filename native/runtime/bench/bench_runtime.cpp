@@ -2,6 +2,7 @@
 // against a single-adapter batch, adapter memory against the backbone's, and (with --weights int8) int8's accuracy
 // cost against fp32. One JSON line per measurement.
 //   mtpf_runtime_bench MODEL_DIR [--threads N] [--iters N] [--weights fp32|int8] [--adapters N] [--rank R]
+//                      [--batch 1|32]   (only that forward batch)
 // Adapters are random PEFT folders (query, key and MLP of every layer, rank R) written to a temp folder.
 #include <algorithm>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <time.h>
 #include <unistd.h>
 #include <random>
 #include <string>
@@ -25,15 +27,30 @@ using mtpf::rt::Backbone;
 
 namespace {
 
-double median_ms(int iters, const std::function<void()>& fn) {
-  std::vector<double> ms;
+double process_cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+// Median wall time of fn; *cpu_ms (if given): the median CPU time of the process over the same calls, which a
+// machine busy with other work inflates less (with 1 thread it is the forward's own cost).
+double median_ms(int iters, const std::function<void()>& fn, double* cpu_ms = nullptr) {
+  std::vector<double> ms, cpu;
   for (int it = 0; it < iters + 2; ++it) {
+    const double c0 = process_cpu_ms();
     const auto t0 = std::chrono::steady_clock::now();
     fn();
     const auto t1 = std::chrono::steady_clock::now();
-    if (it >= 2) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    const double c1 = process_cpu_ms();
+    if (it >= 2) {
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      cpu.push_back(c1 - c0);
+    }
   }
   std::sort(ms.begin(), ms.end());
+  std::sort(cpu.begin(), cpu.end());
+  if (cpu_ms) *cpu_ms = cpu[cpu.size() / 2];
   return ms[ms.size() / 2];
 }
 
@@ -87,18 +104,19 @@ int intermediate_size(const std::string& model_dir) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL_DIR [--threads N] [--iters N] [--weights fp32|int8] [--adapters N] [--rank R]\n",
+    std::fprintf(stderr, "usage: %s MODEL_DIR [--threads N] [--iters N] [--weights fp32|int8] [--adapters N] [--rank R] [--batch 1|32]\n",
                  argv[0]);
     return 2;
   }
   std::string dir = argv[1], weights = "fp32";
-  int threads = 0, iters = 10, adapters = 16, rank = 8;
+  int threads = 0, iters = 10, adapters = 16, rank = 8, only_batch = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--iters")) iters = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--weights")) weights = argv[i + 1];
     else if (!std::strcmp(argv[i], "--adapters")) adapters = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--rank")) rank = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--batch")) only_batch = std::atoi(argv[i + 1]);
   }
   try {
     Backbone bb(dir, weights);
@@ -110,15 +128,17 @@ int main(int argc, char** argv) {
       return ids;
     };
     for (int batch : {1, 32}) {
+      if (only_batch > 0 && batch != only_batch) continue;
       auto ids = inputs(batch);
       std::vector<int32_t> mask(ids.size(), 1);
       std::vector<float> out(static_cast<size_t>(batch) * H);
-      const double ms = median_ms(iters, [&] {
-        bb.embed(ids.data(), mask.data(), nullptr, nullptr, batch, seq, "mean", false, out.data());
-      });
+      double cpu_ms = 0;
+      const double ms = median_ms(
+          iters, [&] { bb.embed(ids.data(), mask.data(), nullptr, nullptr, batch, seq, "mean", false, out.data()); },
+          &cpu_ms);
       std::printf("{\"job\":\"forward\",\"engine\":\"runtime\",\"model\":\"%s\",\"weights\":\"%s\",\"threads\":%d,"
-                  "\"batch\":%d,\"seq\":%d,\"median_ms\":%.3f,\"tokens_per_s\":%.1f}\n",
-                  dir.c_str(), weights.c_str(), bb.num_threads(), batch, seq, ms, batch * seq / (ms / 1000.0));
+                  "\"batch\":%d,\"seq\":%d,\"median_ms\":%.3f,\"cpu_ms\":%.3f,\"tokens_per_s\":%.1f}\n",
+                  dir.c_str(), weights.c_str(), bb.num_threads(), batch, seq, ms, cpu_ms, batch * seq / (ms / 1000.0));
       std::fflush(stdout);
     }
     if (weights == "int8") {
@@ -156,17 +176,18 @@ int main(int argc, char** argv) {
       std::vector<int32_t> mask(ids.size(), 1), single(batch, slots[0]), mixed(batch);
       for (int b = 0; b < batch; ++b) mixed[b] = slots[b % adapters];
       std::vector<float> out(static_cast<size_t>(batch) * H);
-      const double single_ms = median_ms(iters, [&] {
-        bb.embed(ids.data(), mask.data(), nullptr, single.data(), batch, seq, "mean", false, out.data());
-      });
-      const double mixed_ms = median_ms(iters, [&] {
-        bb.embed(ids.data(), mask.data(), nullptr, mixed.data(), batch, seq, "mean", false, out.data());
-      });
+      double single_cpu_ms = 0, mixed_cpu_ms = 0;
+      const double single_ms = median_ms(
+          iters, [&] { bb.embed(ids.data(), mask.data(), nullptr, single.data(), batch, seq, "mean", false, out.data()); },
+          &single_cpu_ms);
+      const double mixed_ms = median_ms(
+          iters, [&] { bb.embed(ids.data(), mask.data(), nullptr, mixed.data(), batch, seq, "mean", false, out.data()); },
+          &mixed_cpu_ms);
       std::printf("{\"job\":\"mixed_adapters\",\"model\":\"%s\",\"weights\":\"%s\",\"threads\":%d,\"batch\":%d,"
                   "\"seq\":%d,\"adapters\":%d,\"rank\":%d,\"single_adapter_ms\":%.3f,\"mixed_ms\":%.3f,"
-                  "\"mixed_throughput_ratio\":%.3f}\n",
+                  "\"single_adapter_cpu_ms\":%.3f,\"mixed_cpu_ms\":%.3f,\"mixed_throughput_ratio\":%.3f}\n",
                   dir.c_str(), weights.c_str(), bb.num_threads(), batch, seq, adapters, rank, single_ms, mixed_ms,
-                  single_ms / mixed_ms);
+                  single_cpu_ms, mixed_cpu_ms, single_ms / mixed_ms);
       const long long backbone = bb.weight_bytes(), adapter = bb.adapter_bytes("a0");
       std::printf("{\"job\":\"memory\",\"model\":\"%s\",\"weights\":\"%s\",\"backbone_bytes\":%lld,"
                   "\"adapter_bytes\":%lld,\"rank\":%d,\"adapter_fraction\":%.4f}\n",

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "gemm.h"
+
 // On x86-64 Linux the hot loops get x86-64-v3 (AVX2 + FMA) and v4 (AVX-512) clones picked by CPU features at load time (the library itself
 // targets baseline x86-64); elsewhere (aarch64: NEON is baseline) the plain build vectorises them.
 #if defined(__x86_64__) && defined(__linux__) && !defined(__ANDROID__) && defined(__GNUC__) && !defined(__clang__)
@@ -70,10 +72,18 @@ void bias_gelu_row(const float* x, const float* bias, int64_t cols, float* out) 
 // ymm, four xmm or NEON q registers), so the register block below is explicit on every target.
 typedef float v16f __attribute__((vector_size(64)));
 
+typedef int32_t v16i __attribute__((vector_size(64)));
+
 inline v16f load16(const float* p) {
   v16f v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+
+// Lane-wise max as a bitwise select (a vector ?: is a GCC-only extension).
+inline v16f max16(v16f a, v16f b) {
+  const v16i a_wins = a > b;
+  return (v16f)((a_wins & (v16i)a) | (~a_wins & (v16i)b));
 }
 
 // C [M, N] = alpha * A [M, K] B [K, N], all row-major: register blocks of 4 rows x 16 columns, so each loaded
@@ -119,9 +129,68 @@ void small_gemm(int M, int N, int K, float alpha, const float* A, int64_t lda, c
     }
 }
 
+// Reductions keep 16 independent lanes (then fold them), so they vectorise without reassociating float sums.
+constexpr int kLanes = 16;
+
+// x[c] = exp(scale * (x[c] - max)) / sum, scale > 0.
 MTPF_VECTOR_CLONES
-void exp_shift_row(float* x, int64_t cols, float shift) {
-  for (int64_t c = 0; c < cols; ++c) x[c] = exp_inline(x[c] - shift);
+void softmax_row(float* x, int64_t cols, float scale) {
+  float lane[kLanes];
+  int64_t c = 0;
+  float m = x[0];
+  if (cols >= kLanes) {  // (as lanes of scalars GCC left the max loop scalar)
+    v16f vm = load16(x);
+    for (c = kLanes; c + kLanes <= cols; c += kLanes) vm = max16(vm, load16(x + c));
+    for (int l = 0; l < kLanes; ++l) m = vm[l] > m ? vm[l] : m;
+  }
+  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
+  for (int l = 0; l < kLanes; ++l) lane[l] = 0.0f;
+  for (c = 0; c + kLanes <= cols; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float e = exp_inline(scale * (x[c + l] - m));
+      x[c + l] = e;
+      lane[l] += e;
+    }
+  float sum = 0;
+  for (; c < cols; ++c) sum += x[c] = exp_inline(scale * (x[c] - m));
+  for (int l = 0; l < kLanes; ++l) sum += lane[l];
+  const float inv = 1.0f / sum;
+  for (c = 0; c < cols; ++c) x[c] *= inv;
+}
+
+// One row of bias_residual_layernorm.
+MTPF_VECTOR_CLONES
+void bias_residual_layernorm_row(const float* in, const float* bias, const float* res, const float* gamma,
+                                 const float* beta, float eps, int64_t cols, float* o) {
+  float lane[kLanes] = {};
+  int64_t c = 0;
+  for (; c + kLanes <= cols; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = in[c + l] + (bias ? bias[c + l] : 0.0f) + (res ? res[c + l] : 0.0f);
+      o[c + l] = v;
+      lane[l] += v;
+    }
+  float sum = 0;
+  for (; c < cols; ++c) sum += o[c] = in[c] + (bias ? bias[c] : 0.0f) + (res ? res[c] : 0.0f);
+  for (int l = 0; l < kLanes; ++l) sum += lane[l];
+  const float mean = sum / static_cast<float>(cols);
+  // Two passes over a row that stays in L1: no cancellation in the variance.
+  for (int l = 0; l < kLanes; ++l) lane[l] = 0.0f;
+  for (c = 0; c + kLanes <= cols; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float d = o[c + l] - mean;
+      lane[l] += d * d;
+    }
+  float sq = 0;
+  for (; c < cols; ++c) sq += (o[c] - mean) * (o[c] - mean);
+  for (int l = 0; l < kLanes; ++l) sq += lane[l];
+  const float inv = 1.0f / std::sqrt(sq / static_cast<float>(cols) + eps);
+  for (c = 0; c < cols; ++c) o[c] = (o[c] - mean) * inv * gamma[c] + beta[c];
+}
+
+MTPF_VECTOR_CLONES
+void bias_add_row(float* x, const float* bias, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c) x[c] += bias[c];
 }
 
 }  // namespace
@@ -134,34 +203,14 @@ void bias_gelu(const float* x, int64_t ldx, const float* bias, int64_t rows, int
 }
 
 void bias_add(float* x, int64_t ldx, const float* bias, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * ldx;
-    for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
-  }
+  for (int64_t r = 0; r < rows; ++r) bias_add_row(x + r * ldx, bias, cols);
 }
 
 void bias_residual_layernorm(const float* x, int64_t ldx, const float* bias, const float* residual,
                              const float* gamma, const float* beta, float eps, int64_t rows, int64_t cols, float* out) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* in = x + r * ldx;
-    const float* res = residual ? residual + r * cols : nullptr;
-    float* o = out + r * cols;
-    // Sum in double: two passes over a row that stays in L1, and no cancellation in the variance.
-    double sum = 0;
-    for (int64_t c = 0; c < cols; ++c) {
-      const float v = in[c] + (bias ? bias[c] : 0.0f) + (res ? res[c] : 0.0f);
-      o[c] = v;
-      sum += v;
-    }
-    const float mean = static_cast<float>(sum / cols);
-    double sq = 0;
-    for (int64_t c = 0; c < cols; ++c) {
-      const float d = o[c] - mean;
-      sq += double(d) * d;
-    }
-    const float inv = 1.0f / std::sqrt(static_cast<float>(sq / cols) + eps);
-    for (int64_t c = 0; c < cols; ++c) o[c] = (o[c] - mean) * inv * gamma[c] + beta[c];
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    bias_residual_layernorm_row(x + r * ldx, bias, residual ? residual + r * cols : nullptr, gamma, beta, eps, cols,
+                                out + r * cols);
 }
 
 MTPF_VECTOR_CLONES
@@ -188,25 +237,36 @@ void lora_add_row(const float* t, int r, float scaling, const float* B_t, int ou
 }
 
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * cols;
-    float m = row[0];
-    for (int64_t c = 1; c < cols; ++c) m = row[c] > m ? row[c] : m;
-    exp_shift_row(row, cols, m);
-    float sum = 0;
-    for (int64_t c = 0; c < cols; ++c) sum += row[c];
-    const float inv = 1.0f / sum;
-    for (int64_t c = 0; c < cols; ++c) row[c] *= inv;
-  }
+  for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * cols, cols, 1.0f);
+}
+
+// AVX-512's 48-column panels would waste a third of each tile at head_dim 32.
+GemmKernel attention_kernel() {
+  static const GemmKernel kernel = gemm_kernel_best() == GemmKernel::blas ? GemmKernel::blas
+                                   : gemm_kernel_supported(GemmKernel::avx2) ? GemmKernel::avx2
+                                                                             : gemm_kernel_best();
+  return kernel;
 }
 
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int len, int head_dim, float* ctx,
-                    int64_t ldc, float* scratch) {
-  float* scores = scratch;                             // [len, len]
-  float* k_t = scratch + static_cast<int64_t>(len) * len;  // [head_dim, len]
+                    int64_t ldc, float* scratch, GemmKernel kernel) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  float* scores = scratch;  // [len, len]
+  float* rest = scratch + static_cast<int64_t>(len) * len;
+  if (kernel != GemmKernel::blas && gemm_kernel_supported(kernel)) {
+    float* k_packed = rest;
+    float* v_packed = rest + gemm_packed_floats(kernel, len, head_dim);
+    gemm_pack(kernel, k, ld, len, head_dim, k_packed);
+    gemm_pack_transposed(kernel, v, ld, head_dim, len, v_packed);
+    gemm_packed(kernel, len, len, head_dim, q, ld, k_packed, scores, len, nullptr);
+    for (int r = 0; r < len; ++r) softmax_row(scores + static_cast<int64_t>(r) * len, len, scale);
+    gemm_packed(kernel, len, head_dim, len, scores, len, v_packed, ctx, ldc, nullptr);
+    return;
+  }
+  float* k_t = rest;  // [head_dim, len]
   for (int t = 0; t < len; ++t)
     for (int d = 0; d < head_dim; ++d) k_t[d * len + t] = k[t * ld + d];
-  small_gemm(len, len, head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim)), q, ld, k_t, len, scores, len);
+  small_gemm(len, len, head_dim, scale, q, ld, k_t, len, scores, len);
   softmax_rows(scores, len, len);
   small_gemm(len, head_dim, len, 1.0f, scores, len, v, ld, ctx, ldc);
 }

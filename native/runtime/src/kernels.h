@@ -1,8 +1,10 @@
 // The runtime's CPU kernels, each with a plain-loop reference in the tests. Matrices are row-major with explicit
 // leading dimensions (ld), so a kernel can read one column block of a wider GEMM output in place.
-// Linears themselves are cblas_sgemm calls (linear.h); these are the fused pieces around them.
+// Linears themselves are GEMMs (gemm.h, or cblas_sgemm; linear.h); these are the fused pieces around them.
 #pragma once
 #include <cstdint>
+
+#include "gemm.h"
 
 namespace mtpf::rt {
 
@@ -28,9 +30,15 @@ void softmax_rows(float* x, int64_t rows, int64_t cols);
 // Self-attention of one head over one sequence of `len` real tokens (no padding inside: the runtime packs real
 // tokens only): ctx = softmax(q k^T / sqrt(head_dim)) v. q, k, v: [len, head_dim] at stride ld; ctx at stride ldc;
 // scratch: attention_scratch_floats(len, head_dim) floats. Runs in the calling thread only (no BLAS), so many
-// heads run at once on the runtime's own pool.
+// heads run at once on the runtime's own pool. With a packed GEMM kernel (gemm.h) both products run on it, k and
+// v^T packed per head; with `blas`, on a portable register-blocked loop.
+GemmKernel attention_kernel();  // AVX2's 16-column panels where the CPU has them (they fit head_dim 32 / 64)
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int len, int head_dim, float* ctx,
-                    int64_t ldc, float* scratch);
-inline int64_t attention_scratch_floats(int len, int head_dim) { return int64_t(len) * (len + head_dim); }
+                    int64_t ldc, float* scratch, GemmKernel kernel = attention_kernel());
+// scores [len, len], then room for k and v^T packed (panels of at most 48 columns) or k^T.
+inline int64_t attention_scratch_floats(int len, int head_dim) {
+  auto panels48 = [](int64_t n) { return (n + 47) / 48 * 48; };
+  return int64_t(len) * len + panels48(len) * head_dim + panels48(head_dim) * len;
+}
 
 }  // namespace mtpf::rt

@@ -19,7 +19,8 @@ void gemm_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* x, int64
 }
 
 void FusedLinear::init(int in, std::vector<LinearPart> parts, const std::vector<const std::vector<float>*>& weights,
-                       const std::vector<const std::vector<float>*>& biases, bool int8) {
+                       const std::vector<const std::vector<float>*>& biases, bool int8, GemmKernel kernel) {
+  kernel_ = gemm_kernel_supported(kernel) ? kernel : GemmKernel::blas;
   in_ = in;
   parts_ = std::move(parts);
   out_ = 0;
@@ -30,8 +31,17 @@ void FusedLinear::init(int in, std::vector<LinearPart> parts, const std::vector<
   int8_ = int8;
   bias_.clear();
   for (const auto* b : biases) bias_.insert(bias_.end(), b->begin(), b->end());
+  stack_.clear();
+  packed_.clear();
+  if (!int8_ && kernel_ != GemmKernel::blas) {
+    packed_.resize(gemm_packed_floats(kernel_, out_, in_));
+    std::vector<float> w_all;
+    w_all.reserve(static_cast<size_t>(out_) * in_);
+    for (const auto* w : weights) w_all.insert(w_all.end(), w->begin(), w->end());
+    gemm_pack(kernel_, w_all.data(), in_, out_, in_, packed_.data());
+    return;
+  }
   if (!int8_) {
-    stack_.clear();
     stack_.reserve(static_cast<size_t>(out_) * in_);
     for (const auto* w : weights) stack_.insert(stack_.end(), w->begin(), w->end());
     return;
@@ -55,6 +65,7 @@ void FusedLinear::init(int in, std::vector<LinearPart> parts, const std::vector<
 
 long long FusedLinear::weight_bytes() const {
   if (int8_) return static_cast<long long>(q_.size() + 4 * scale_.size() + 4 * bias_.size());
+  if (kernel_ != GemmKernel::blas) return 4LL * static_cast<long long>(packed_.size() + bias_.size());
   return 4LL * (static_cast<long long>(out_) * in_ + static_cast<long long>(bias_.size()));
 }
 
@@ -66,7 +77,7 @@ long long FusedLinear::adapter_bytes(int slot) const {
 }
 
 const float* FusedLinear::a_rows(int a_row) const {
-  return stack_.data() + (static_cast<int64_t>(int8_ ? 0 : out_) + a_row) * in_;
+  return stack_.data() + (plain_w_rows() + a_row) * in_;
 }
 
 void FusedLinear::set_adapter(int slot, const std::vector<LoraBlock>& add, const std::vector<const float*>& A_data) {
@@ -78,7 +89,7 @@ void FusedLinear::set_adapter(int slot, const std::vector<LoraBlock>& add, const
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
     return a.first.slot != b.first.slot ? a.first.slot < b.first.slot : a.first.part < b.first.part;
   });
-  const int64_t base_rows = int8_ ? 0 : out_;
+  const int64_t base_rows = plain_w_rows();
   int rows = 0;
   for (const auto& e : all) rows += e.first.r;
   std::vector<float> stack((base_rows + rows) * static_cast<int64_t>(in_));
@@ -94,6 +105,55 @@ void FusedLinear::set_adapter(int slot, const std::vector<LoraBlock>& add, const
   stack_ = std::move(stack);
   blocks_ = std::move(blocks);
   a_rows_ = rows;
+}
+
+int64_t FusedLinear::forward_packed(const float* x, int64_t M, const std::vector<const LoraBlock*>& used, int needed,
+                                    bool stacked, ThreadPool& pool, Scratch& scratch, float* y,
+                                    std::vector<int64_t>& t_col) const {
+  const int64_t ldy = out_ + (stacked ? needed : 0);
+  const float* w = packed_.data();
+  if (int8_) {
+    // Dequantise W straight into the panel layout, a panel per task.
+    const int width = gemm_panel_width(kernel_);
+    const int64_t panels = (out_ + width - 1) / width;
+    scratch.dequant.resize(gemm_packed_floats(kernel_, out_, in_));
+    float* dq = scratch.dequant.data();
+    pool.parallel_for(panels, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p)
+        for (int j = 0; j < width; ++j) {
+          const int64_t r = p * width + j;
+          float* dst = dq + p * in_ * width + j;
+          if (r >= out_) {  // the last panel's padding
+            for (int i = 0; i < in_; ++i) dst[i * width] = 0.0f;
+            continue;
+          }
+          const int8_t* q = q_.data() + r * in_;
+          const float s = scale_[r];
+          for (int i = 0; i < in_; ++i) dst[i * width] = s * q[i];
+        }
+    });
+    w = dq;
+  }
+  gemm_packed(kernel_, M, out_, in_, x, in_, w, y, ldy, &pool);
+  if (!stacked || needed == 0) return ldy;
+  // The used A rows, gathered and packed: a second GEMM over x for their columns.
+  scratch.a_rows.resize(static_cast<size_t>(needed) * in_);
+  int64_t row = 0;
+  for (size_t i = 0; i < used.size(); ++i) {
+    std::memcpy(scratch.a_rows.data() + row * in_, a_rows(used[i]->a_row), sizeof(float) * used[i]->r * in_);
+    t_col[i] = out_ + row;
+    row += used[i]->r;
+  }
+  // A few rows fill a 48-wide AVX-512 panel poorly (8 of 48 columns for one rank-8 part): AVX2's 16-wide panels
+  // waste less, even where they run at half the AVX-512 rate.
+  GemmKernel kernel = kernel_;
+  if (kernel == GemmKernel::avx512 && gemm_kernel_supported(GemmKernel::avx2) &&
+      2 * gemm_packed_floats(GemmKernel::avx2, needed, 1) <= gemm_packed_floats(GemmKernel::avx512, needed, 1))
+    kernel = GemmKernel::avx2;
+  scratch.a_packed.resize(gemm_packed_floats(kernel, needed, in_));
+  gemm_pack(kernel, scratch.a_rows.data(), in_, needed, in_, scratch.a_packed.data());
+  gemm_packed(kernel, M, needed, in_, x, in_, scratch.a_packed.data(), y + out_, ldy, &pool);
+  return ldy;
 }
 
 int64_t FusedLinear::forward(const float* x, int64_t M, const std::vector<AdapterGroup>& groups, ThreadPool& pool,
@@ -118,7 +178,9 @@ int64_t FusedLinear::forward(const float* x, int64_t M, const std::vector<Adapte
   std::vector<int64_t> t_col(used.size());  // where block used[i]'s x A^T lands in y (stacked)
   int64_t ldy;
   const float* w = stack_.data();
-  if (int8_) {
+  if (kernel_ != GemmKernel::blas) {
+    ldy = forward_packed(x, M, used, needed, stacked, pool, scratch, y, t_col);
+  } else if (int8_) {
     // Dequantise W (and append the used A rows when stacking): one GEMM over exactly what the batch needs.
     ldy = out_ + (stacked ? needed : 0);
     scratch.dequant.resize(static_cast<size_t>(ldy) * in_);

@@ -10,11 +10,15 @@
 // the base matmul is shared, the low-rank terms are per group, and their cost does not grow with the group count).
 // int8: W is held per output row as int8 with an fp32 scale; a forward dequantises it (with the used A rows
 // appended when stacking) into a per-call fp32 buffer and runs the same GEMM.
+// Where the CPU has a packed GEMM kernel (gemm.h: AVX2 / AVX-512), W is held only in its packed panels (no plain
+// copy), and the A rows a batch stacks under it are packed per call (a few rows) and run as a second GEMM over
+// the same x; int8 dequantises straight into the panel layout. Elsewhere both run as cblas_sgemm.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "gemm.h"
 #include "thread_pool.h"
 
 namespace mtpf::rt {
@@ -45,14 +49,16 @@ struct LoraBlock {
 // Per-thread scratch of a forward.
 struct Scratch {
   std::vector<float> dequant;
+  std::vector<float> a_rows, a_packed;  // the used A rows, plain and packed (packed kernels)
 };
 
 class FusedLinear {
  public:
   FusedLinear() = default;
-  // parts' weights [out_i, in] and biases [out_i], in order.
+  // parts' weights [out_i, in] and biases [out_i], in order. kernel: the GEMM (gemm_kernel_best() by default).
   void init(int in, std::vector<LinearPart> parts, const std::vector<const std::vector<float>*>& weights,
-            const std::vector<const std::vector<float>*>& biases, bool int8);
+            const std::vector<const std::vector<float>*>& biases, bool int8,
+            GemmKernel kernel = gemm_kernel_best());
 
   int in() const { return in_; }
   int out() const { return out_; }
@@ -74,13 +80,19 @@ class FusedLinear {
 
  private:
   const float* a_rows(int a_row) const;  // the A stack's row a_row
+  // W's rows held plain at the top of stack_ (fp32 with the blas kernel); otherwise stack_ holds A rows only.
+  int64_t plain_w_rows() const { return int8_ || kernel_ != GemmKernel::blas ? 0 : out_; }
+  int64_t forward_packed(const float* x, int64_t M, const std::vector<const LoraBlock*>& used, int needed,
+                         bool stacked, ThreadPool& pool, Scratch& scratch, float* y, std::vector<int64_t>& t_col) const;
 
+  GemmKernel kernel_ = GemmKernel::blas;
   int in_ = 0, out_ = 0;
   std::vector<LinearPart> parts_;
   std::vector<float> bias_;
   bool int8_ = false;
-  // fp32: [out + a_rows, in] (W, then A rows). int8: A rows only; W in q_ / scale_.
+  // fp32 + blas: [out + a_rows, in] (W, then A rows). Otherwise A rows only; W in packed_ or q_ / scale_.
   std::vector<float> stack_;
+  std::vector<float> packed_;  // fp32 W [out, in] packed for kernel_
   std::vector<int8_t> q_;
   std::vector<float> scale_;
   std::vector<LoraBlock> blocks_;  // ascending slot, then part; a_row ascending

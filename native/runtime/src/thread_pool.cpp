@@ -71,14 +71,28 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    auto ready = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+    auto ready = [&] {
+      const uint64_t g = generation_.load(std::memory_order_acquire);
+      return stop_.load(std::memory_order_acquire) || (g != seen && g % 2 == 0);
+    };
     if (!spin_until(ready)) {
       std::unique_lock<std::mutex> lock(mutex_);
       start_.wait(lock, ready);
     }
     if (stop_.load()) return;
-    seen = generation_.load(std::memory_order_acquire);
-    run_chunk(*job_, job_n_, threads_, index);
+    const uint64_t g = generation_.load(std::memory_order_acquire);
+    if (g % 2) continue;
+    const auto* fn = job_.load(std::memory_order_relaxed);
+    const int64_t n = job_n_.load(std::memory_order_relaxed);
+    const int pieces = job_pieces_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (generation_.load(std::memory_order_relaxed) != g) continue;  // a newer job was being written: reread
+    seen = g;
+    if (pieces > 0) {
+      run_pieces(g, *fn, n, pieces);
+      continue;
+    }
+    run_chunk(*fn, n, threads_, index);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.notify_one();
@@ -86,18 +100,51 @@ void ThreadPool::worker_loop(int index) {
   }
 }
 
-// Runs fn over threads_ chunks of [0, n); the caller holds job_mutex_.
-void ThreadPool::dispatch(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-  job_ = &fn;
-  job_n_ = n;
-  pending_.store(threads_ - 1, std::memory_order_relaxed);
+// Claims and runs pieces of job `generation` until none is left. A successful claim means the job is not finished
+// (the caller waits for every piece), so fn is still alive.
+void ThreadPool::run_pieces(uint64_t generation, const std::function<void(int64_t, int64_t)>& fn, int64_t n,
+                            int pieces) {
+  const uint64_t tag = (generation / 2) & 0xffffffffu;
+  JobFlag flag;
+  for (;;) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    if ((c >> 32) != tag || static_cast<int>(c & 0xffffffffu) >= pieces) return;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+    const int64_t p = static_cast<int64_t>(c & 0xffffffffu);
+    const int64_t begin = n * p / pieces, end = n * (p + 1) / pieces;
+    if (begin < end) fn(begin, end);
+    if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == pieces) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_one();
+    }
+  }
+}
+
+// Runs fn over [0, n) (see dispatch's declaration); the caller holds job_mutex_.
+void ThreadPool::dispatch(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int pieces) {
+  uint64_t g;
   {
     std::lock_guard<std::mutex> lock(mutex_);  // pairs with the sleepers' wait: no lost wake-up
-    generation_.fetch_add(1, std::memory_order_release);
+    g = generation_.load(std::memory_order_relaxed) + 2;
+    generation_.store(g - 1, std::memory_order_relaxed);  // odd: being written
+    std::atomic_thread_fence(std::memory_order_release);
+    job_.store(&fn, std::memory_order_relaxed);
+    job_n_.store(n, std::memory_order_relaxed);
+    job_pieces_.store(pieces, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    pending_.store(threads_ - 1, std::memory_order_relaxed);
+    claim_.store(((g / 2) & 0xffffffffu) << 32, std::memory_order_relaxed);
+    generation_.store(g, std::memory_order_release);
   }
   start_.notify_all();
-  run_chunk(fn, n, threads_, 0);
-  auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  std::function<bool()> finished;
+  if (pieces > 0) {
+    run_pieces(g, fn, n, pieces);
+    finished = [&] { return finished_.load(std::memory_order_acquire) == pieces; };
+  } else {
+    run_chunk(fn, n, threads_, 0);
+    finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  }
   if (!spin_until(finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, finished);
@@ -106,7 +153,8 @@ void ThreadPool::dispatch(int64_t n, const std::function<void(int64_t, int64_t)>
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
   if (n <= 0) return;
-  if (threads_ == 1 || n < 2 * std::max<int64_t>(grain, 1) || in_pool_job) {
+  grain = std::max<int64_t>(grain, 1);
+  if (threads_ == 1 || n < 2 * grain || in_pool_job) {
     fn(0, n);
     return;
   }
@@ -115,7 +163,11 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n);
     return;
   }
-  dispatch(n, fn);
+  // Up to 4 pieces per thread (on an idle 2-core machine 8 cost ~3% of a forward against static chunks, 4 about
+  // half that); where only a few fit, one per thread (3 pieces on 2 threads would run as 2 + 1).
+  int64_t pieces = std::min<int64_t>(n / grain, 4LL * threads_);
+  if (pieces < 2LL * threads_) pieces = std::min<int64_t>(pieces, threads_);
+  dispatch(n, fn, static_cast<int>(pieces));
 }
 
 void ThreadPool::run_concurrently(int jobs, const std::function<void(int64_t)>& fn) {
@@ -138,7 +190,7 @@ void ThreadPool::run_concurrently(int jobs, const std::function<void(int64_t)>& 
       if (j < jobs) fn(j);
   };
   std::lock_guard<std::mutex> job_lock(job_mutex_);
-  dispatch(threads_, chunk);
+  dispatch(threads_, chunk, 0);
 }
 
 namespace {
