@@ -6,11 +6,10 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.MtpfException;
+import io.mtpf.files.AtomicFiles;
 import java.io.IOException;
 import java.math.BigInteger;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -121,15 +120,7 @@ public final class LabelMap {
     ObjectNode root = JSON.createObjectNode();
     ArrayNode list = root.putArray("labels");
     names.forEach(list::add);
-    try {
-      Path dir = file.toAbsolutePath().getParent();
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-      JSON.writeValue(tmp.toFile(), root);
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new MtpfException(file + ": cannot write the label map (" + e.getMessage() + ")", e);
-    }
+    AtomicFiles.write(file, "the label map", tmp -> JSON.writeValue(tmp.toFile(), root));
   }
 
   /**

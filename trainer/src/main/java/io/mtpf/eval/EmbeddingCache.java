@@ -1,6 +1,7 @@
 package io.mtpf.eval;
 
 import io.mtpf.MtpfException;
+import io.mtpf.files.AtomicFiles;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -10,7 +11,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -101,27 +101,18 @@ public final class EmbeddingCache {
   }
 
   private static void save(Path file, Map<Integer, float[]> rows) {
-    try {
-      Files.createDirectories(file.getParent());
-      Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
-      try {
-        try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16))) {
-          out.write(MAGIC.getBytes(StandardCharsets.US_ASCII));
-          int dim = rows.values().iterator().next().length;
-          out.writeInt(dim);
-          out.writeInt(rows.size());
-          for (Map.Entry<Integer, float[]> e : rows.entrySet()) {
-            out.writeInt(e.getKey());
-            for (float x : e.getValue()) out.writeFloat(x);
-          }
+    AtomicFiles.write(file, "the embedding cache", tmp -> {
+      try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16))) {
+        out.write(MAGIC.getBytes(StandardCharsets.US_ASCII));
+        int dim = rows.values().iterator().next().length;
+        out.writeInt(dim);
+        out.writeInt(rows.size());
+        for (Map.Entry<Integer, float[]> e : rows.entrySet()) {
+          out.writeInt(e.getKey());
+          for (float x : e.getValue()) out.writeFloat(x);
         }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
       }
-    } catch (IOException e) {
-      throw new MtpfException(file + ": cannot write the embedding cache (" + e.getMessage() + ")", e);
-    }
+    });
   }
 
   /** Hex sha256 of a file's bytes (as {@code sha256sum} prints it). */

@@ -7,10 +7,10 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.mtpf.MtpfException;
+import io.mtpf.files.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -117,19 +117,7 @@ public record EvalResults(String format, String mtpfVersion, String created, Con
 
   /** Writes atomically (a temporary file, then a rename). */
   public void write(Path file) {
-    try {
-      Path dir = file.toAbsolutePath().getParent();
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-      try {
-        JSON.writeValue(tmp.toFile(), this);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    } catch (IOException e) {
-      throw new MtpfException(file + ": cannot write results (" + e.getMessage() + ")", e);
-    }
+    AtomicFiles.write(file, "results", tmp -> JSON.writeValue(tmp.toFile(), this));
   }
 
   /** Reads a results.json, or the one in a run folder. */

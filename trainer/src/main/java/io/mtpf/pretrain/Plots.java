@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.mtpf.MtpfException;
 import io.mtpf.data.DataFiles;
+import io.mtpf.files.AtomicFiles;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -19,9 +20,7 @@ import java.awt.geom.Ellipse2D;
 import java.awt.geom.Path2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -179,19 +178,9 @@ public final class Plots {
   /** Draws the chart and writes it as PNG (through a temporary file, so a reader never sees half an image). */
   public static void render(Chart chart, Path png) {
     BufferedImage image = draw(chart);
-    try {
-      Path dir = png.toAbsolutePath().getParent();
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, png.getFileName().toString(), ".tmp");
-      try {
-        if (!ImageIO.write(image, "png", tmp.toFile())) throw new IOException("no PNG writer");
-        Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    } catch (IOException e) {
-      throw new MtpfException(png + ": cannot write the plot (" + e.getMessage() + ")", e);
-    }
+    AtomicFiles.write(png, "the plot", tmp -> {
+      if (!ImageIO.write(image, "png", tmp.toFile())) throw new IOException("no PNG writer");
+    });
   }
 
   public static BufferedImage draw(Chart chart) {
