@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Configures and builds native/ with CMake. Called by Maven (java-api) and by hand.
-#   scripts/build-native.sh [BUILD_DIR] [TORCH_DIR]
-# TORCH_DIR is the folder holding TorchConfig.cmake; empty means Debian's libtorch-dev.
+#   scripts/build-native.sh [BUILD_DIR] [TORCH_DIR] [-DOPTION=VALUE ...]
+# TORCH_DIR is the folder holding TorchConfig.cmake; empty means Debian's libtorch-dev. Further arguments go to
+# CMake's configure step.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build/native}
 torch_dir=${2:-${Torch_DIR:-}}
 args=(-S "$root" -B "$build" -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-Release})
 [ -n "$torch_dir" ] && args+=(-DTorch_DIR="$torch_dir")
+args+=("${@:3}")
 if ! command -v cmake >/dev/null; then echo "build-native: cmake is missing (apt-get install cmake)" >&2; exit 1; fi
 cmake "${args[@]}" >/dev/null
 cmake --build "$build" -j "$(nproc)"

@@ -41,9 +41,7 @@ elif ! command -v mvn >/dev/null; then
   echo "[python-checks] no OpenBLAS from the main build and no Maven to fetch it: the runtime is left out of these checks"
   runtime=(-DMTPF_BUILD_RUNTIME=OFF)
 fi
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" "${runtime[@]}" \
-      -DMTPF_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)"
+"$root/scripts/build-native.sh" "$build" "$torch_dir" "${runtime[@]}" -DMTPF_BUILD_BENCHMARKS=OFF
 (cd "$build" && ctest --output-on-failure -j 2)
 
 echo "== HF transformers and PEFT parity"
