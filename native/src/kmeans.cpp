@@ -8,20 +8,12 @@
 #include <random>
 #include <vector>
 
-#include <c10/core/impl/LocalDispatchKeySet.h>
-
 #include "errors.h"
+#include "torch_compat.h"
 
 namespace mtpf {
 
 namespace {
-
-// Clustering is plain arithmetic on data: no autograd graph, and no bf16 matmuls even when the caller runs
-// under autocast (distances of nearby points would lose their digits).
-struct NoGradNoAutocast {
-  torch::NoGradGuard no_grad;
-  c10::impl::ExcludeDispatchKeyGuard no_autocast{c10::autocast_dispatch_keyset};
-};
 
 // Indices and uniforms from one mt19937_64. Not std::uniform_int_distribution: its output differs between
 // standard libraries, and a seed should give the same clusters on Linux and Android.

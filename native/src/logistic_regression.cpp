@@ -6,9 +6,8 @@
 #include <deque>
 #include <limits>
 
-#include <c10/core/impl/LocalDispatchKeySet.h>
-
 #include "errors.h"
+#include "torch_compat.h"
 
 namespace mtpf {
 
@@ -222,12 +221,6 @@ void lbfgs_direction(const std::vector<double>& g, const std::deque<CorrectionPa
   d.resize(n);
   for (size_t i = 0; i < n; ++i) d[i] = -q[i];
 }
-
-// Plain arithmetic on data: no autograd graph, and no reduced precision under a caller's autocast.
-struct NoGradNoAutocast {
-  torch::NoGradGuard no_grad;
-  c10::impl::ExcludeDispatchKeyGuard no_autocast{c10::autocast_dispatch_keyset};
-};
 
 }  // namespace
 

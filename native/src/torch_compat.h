@@ -1,6 +1,7 @@
 // The one place where libtorch versions differ: Debian's 1.13 on CPU hosts, 2.x with CUDA on GPU hosts.
 #pragma once
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -58,6 +59,13 @@ class AutocastGuard {
   bool enabled_, cuda_;
   bool prev_ = false;
   at::ScalarType prev_dtype_ = at::kBFloat16;
+};
+
+// Plain arithmetic on data (clustering, logistic regression): no autograd graph, and no bf16 matmuls even when
+// the caller runs under autocast (distances of nearby points would lose their digits).
+struct NoGradNoAutocast {
+  torch::NoGradGuard no_grad;
+  c10::impl::ExcludeDispatchKeyGuard no_autocast{c10::autocast_dispatch_keyset};
 };
 
 }  // namespace mtpf
