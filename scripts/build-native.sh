@@ -17,5 +17,8 @@ args=(-S "$root" -B "$build" -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-Release})
 [ -n "$torch_dir" ] && args+=(-DTorch_DIR="$torch_dir")
 for a in "${@:3}"; do [ -n "$a" ] && args+=("$a"); done
 if ! command -v cmake >/dev/null; then echo "build-native: cmake is missing (apt-get install cmake)" >&2; exit 1; fi
-cmake "${args[@]}" >/dev/null
+mkdir -p "$build"
+# The configure output (libtorch's own CMake warnings among it) goes to a log, shown when configuring fails.
+cmake "${args[@]}" > "$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
+grep -h '^-- mtpf:' "$build/configure.log" || true
 cmake --build "$build" -j "$(nproc)"

@@ -13,22 +13,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build/native}
 venv=$root/build/pyenv
-packages=(torch==2.13.0 transformers==5.18.0 peft==0.21.0 safetensors)
 skip() { echo "[python-checks] SKIPPED: $*" >&2; exit 0; }
 
-if ! command -v python3 >/dev/null; then skip "python3 is missing (apt-get install python3 python3-venv)"; fi
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; skip "python3 cannot make a venv (apt-get install python3-venv)"; }
-fi
-if ! "$venv/bin/python" -c 'import torch, transformers, peft, safetensors' 2>/dev/null; then
-  echo "[python-checks] installing ${packages[*]} into $venv"
-  # The CPU build of PyTorch (the default one on PyPI carries CUDA, gigabytes of it); no retries where offline.
-  if ! "$venv/bin/pip" install -q --retries 0 --timeout 20 --extra-index-url https://download.pytorch.org/whl/cpu \
-       "${packages[@]}" > "$venv.log" 2>&1; then
-    tail -3 "$venv.log" >&2
-    skip "pip could not install ${packages[*]} (log: $venv.log)"
-  fi
-fi
+"$root/scripts/setup-pyenv.sh" || skip "build/pyenv cannot have torch, transformers and peft (the reason is above)"
 torch_dir=$("$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')/Torch
 "$venv/bin/python" -c 'import torch, transformers, peft; print("[python-checks] torch", torch.__version__,
       "transformers", transformers.__version__, "peft", peft.__version__)'

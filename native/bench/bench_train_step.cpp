@@ -1,14 +1,18 @@
 // Training-step benchmark of the native core.
 //   mtpf_bench_train_step MODEL_DIR [--threads N] [--device D] [--precision P] [--iters N] [--tc-batch 64]
-//                         [--ner-batch 64] [--seq 128]
+//                         [--ner-batch 64] [--seq 128] [--batches FILE]
 //   mtpf_bench_train_step MODEL_DIR --memory plain|cached [--tc-batch 1024] [--chunk 64] [--seq 128]
 // The first form times an MTPF-TPL step (one TC batch of pairs and one NER batch, both task-primary LoRA groups on
-// the last 2 layers, AdamW) and prints tokens/s. The second runs one InfoNCE step (pf-tc) with the plain or the
+// the last 2 layers, AdamW) and prints tokens/s: random ids at full length, or with --batches the real, padded
+// batches scripts/bench/real_batches.py wrote (the ones ../shared/baselines/hf_cpu_train_step.py --data trains
+// on), where tokens/s counts real tokens. The second runs one InfoNCE step (pf-tc) with the plain or the
 // cached (GradCache) loss and prints the process's peak resident memory, so two runs compare the two losses.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <stdexcept>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -36,6 +40,37 @@ static StepInputs inputs(int64_t tc_batch, int64_t ner_batch, int64_t seq, int64
   return in;
 }
 
+// Real batches from scripts/bench/real_batches.py; NER labels random where the mask is 1, -100 at padding.
+static std::vector<StepInputs> read_batches(const std::string& path, int64_t classes) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  std::vector<StepInputs> steps;
+  auto read = [&](int64_t rows, int64_t cols) {
+    auto t = torch::empty({rows, cols}, torch::kLong);
+    f.read(reinterpret_cast<char*>(t.data_ptr<int64_t>()), static_cast<std::streamsize>(rows * cols * 8));
+    if (!f) throw std::runtime_error(path + ": truncated");
+    return t;
+  };
+  int64_t h[5];
+  while (f.read(reinterpret_cast<char*>(h), sizeof h)) {
+    StepInputs in;
+    in.tc_a_ids = read(h[0], h[1]);
+    in.tc_a_mask = read(h[0], h[1]);
+    in.tc_b_ids = read(h[0], h[2]);
+    in.tc_b_mask = read(h[0], h[2]);
+    in.ner_ids = read(h[3], h[4]);
+    in.ner_mask = read(h[3], h[4]);
+    in.ner_labels = torch::randint(0, classes, {h[3], h[4]}, torch::kLong).masked_fill(in.ner_mask.eq(0), -100);
+    steps.push_back(in);
+  }
+  if (steps.size() < 2) throw std::runtime_error(path + ": needs at least 2 steps (the first warms up)");
+  return steps;
+}
+
+static int64_t real_tokens(const StepInputs& in) {
+  return (in.tc_a_mask.sum() + in.tc_b_mask.sum() + in.ner_mask.sum()).item<int64_t>();
+}
+
 static double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -48,7 +83,7 @@ int main(int argc, char** argv) {
                          " [--ner-batch B] [--seq T] [--memory plain|cached] [--chunk C]\n", argv[0]);
     return 2;
   }
-  std::string dir = argv[1], device = "cpu", precision = "fp32", memory;
+  std::string dir = argv[1], device = "cpu", precision = "fp32", memory, batches_file;
   int threads = 0, iters = 5;
   int64_t tc_batch = -1, ner_batch = 64, seq = 128, chunk = 64;
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -62,6 +97,7 @@ int main(int argc, char** argv) {
     else if (k == "--seq") seq = std::stoll(v);
     else if (k == "--memory") memory = v;
     else if (k == "--chunk") chunk = std::stoll(v);
+    else if (k == "--batches") batches_file = v;
   }
   try {
     if (threads > 0) at::set_num_threads(threads);
@@ -89,22 +125,37 @@ int main(int argc, char** argv) {
     c.strategy = "mtpf-tpl";
     c.chunk_size = 0;
     TrainSession s(dir, c);
-    std::vector<double> times;
+    std::vector<StepInputs> real;
+    if (!batches_file.empty()) {
+      real = read_batches(batches_file, c.ner_classes);
+      iters = static_cast<int>(real.size()) - 1;
+      tc_batch = real[0].tc_a_ids.size(0);
+      ner_batch = real[0].ner_ids.size(0);
+    }
+    std::vector<double> times, tokens;
     for (int it = 0; it < iters + 1; ++it) {
-      auto in = inputs(tc_batch, ner_batch, seq, 200, torch::Device(device));
+      auto in = real.empty() ? inputs(tc_batch, ner_batch, seq, 200, torch::Device(device)) : real[it];
+      const double n = real.empty() ? static_cast<double>((2 * tc_batch + ner_batch) * seq) : real_tokens(in);
       auto t0 = std::chrono::steady_clock::now();
       s.step(in, false);
       if (device != "cpu") torch::cuda::synchronize();
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      if (it > 0) times.push_back(ms);  // the first step warms up allocators and kernels
+      if (it > 0) {  // the first step warms up allocators and kernels
+        times.push_back(ms);
+        tokens.push_back(n);
+      }
     }
-    std::sort(times.begin(), times.end());
-    double median = times[times.size() / 2];
-    const double tokens = static_cast<double>((2 * tc_batch + ner_batch) * seq);
-    std::printf("{\"job\":\"mtpf_tpl_step\",\"device\":\"%s\",\"threads\":%d,\"tc_pairs\":%lld,\"ner_batch\":%lld,"
-                "\"seq\":%lld,\"median_ms\":%.1f,\"tokens_per_s\":%.1f,\"peak_rss_mib\":%.1f}\n",
-                device.c_str(), at::get_num_threads(), (long long)tc_batch, (long long)ner_batch, (long long)seq, median,
-                tokens / (median / 1000.0), peak_rss_mib());
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    const double median_ms = median(times);
+    std::printf("{\"job\":\"mtpf_tpl_step\",\"data\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"threads\":%d,"
+                "\"tc_pairs\":%lld,\"ner_batch\":%lld,\"seq\":%lld,\"median_ms\":%.1f,\"tokens_per_s\":%.1f,"
+                "\"peak_rss_mib\":%.1f}\n",
+                real.empty() ? "random, full length" : batches_file.c_str(), device.c_str(), s.config().precision.c_str(),
+                at::get_num_threads(), (long long)tc_batch, (long long)ner_batch, (long long)seq, median_ms,
+                median(tokens) / (median_ms / 1000.0), peak_rss_mib());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mtpf_bench_train_step: %s\n", e.what());
     return 1;

@@ -12,6 +12,7 @@
 #include "train_session.h"
 #include "model_folder.h"
 #include "pooling.h"
+#include "precision.h"
 #include "torch_compat.h"
 
 namespace mtpf {
@@ -85,9 +86,8 @@ Encoder::Encoder(const std::string& model_dir, const std::string& device, const 
     }
     if (dev.is_cuda() && !torch::cuda::is_available())
       fail("device '", device, "' requested but this libtorch (", TORCH_VERSION, ") sees no CUDA GPU");
-    if (precision != "fp32" && precision != "bf16") fail("unknown precision '", precision, "' (use fp32 or bf16)");
     impl->device = dev;
-    impl->bf16 = precision == "bf16";
+    impl->bf16 = resolve_precision(precision, dev) == "bf16";
     impl->loaded = model_folder_load(model_dir);
     impl->loaded.model->to(dev);
     impl_ = impl.release();
@@ -218,6 +218,7 @@ void Trainer::step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_l
 long long Trainer::optimizer_steps() const { return impl_->session->optimizer_steps(); }
 long long Trainer::micro_steps() const { return impl_->session->micro_steps(); }
 int Trainer::hidden_size() const { return impl_->session->model().config().hidden_size; }
+std::string Trainer::precision() const { return impl_->session->config().precision; }
 
 void Trainer::save_checkpoint(const std::string& dir, const std::string& extra_json) const {
   guarded("save_checkpoint", [&] {

@@ -49,4 +49,38 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 #endif
 }
 
+TokenLayout TokenLayout::from_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype, bool pack) {
+  TokenLayout l;
+  l.batch = attention_mask.size(0);
+  l.seq = attention_mask.size(1);
+  l.mask_bias = attention_mask_bias(attention_mask, dtype);
+  if (pack) {
+    auto real = attention_mask.reshape({-1}).ne(0);
+    // One host sync (nonzero); padding-free batches stay padded: nothing to save.
+    auto index = real.nonzero().squeeze(1);
+    if (index.size(0) < real.size(0)) l.index = index;
+  }
+  return l;
+}
+
+torch::Tensor TokenLayout::pack(const torch::Tensor& padded) const {
+  if (!packed()) return padded;
+  return padded.reshape({batch * seq, padded.size(-1)}).index_select(0, index);
+}
+
+torch::Tensor TokenLayout::unpack(const torch::Tensor& rows) const {
+  if (!packed()) return rows;
+  return torch::zeros({batch * seq, rows.size(-1)}, rows.options()).index_copy(0, index, rows).view({batch, seq, -1});
+}
+
+torch::Tensor TokenLayout::to_heads(const torch::Tensor& rows, int64_t heads) const {
+  const int64_t width = rows.size(-1);
+  return unpack(rows).view({batch, seq, heads, width / heads}).transpose(1, 2);
+}
+
+torch::Tensor TokenLayout::from_heads(const torch::Tensor& ctx) const {
+  auto padded = ctx.transpose(1, 2).reshape({batch, seq, ctx.size(1) * ctx.size(3)});
+  return pack(padded);
+}
+
 }  // namespace mtpf

@@ -56,14 +56,10 @@ struct BertSelfAttention : torch::nn::Module {
     value = register_module("value", LoraLinear(c.hidden_size, c.hidden_size));
   }
 
-  torch::Tensor split_heads(const torch::Tensor& x) {
-    return x.view({x.size(0), x.size(1), heads, head_dim}).transpose(1, 2);
-  }
-
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& mask_bias) {
-    auto ctx = attention(split_heads(query(hidden)), split_heads(key(hidden)), split_heads(value(hidden)), mask_bias,
-                         is_training() ? dropout_p : 0.0);
-    return ctx.transpose(1, 2).reshape({hidden.size(0), hidden.size(1), heads * head_dim});
+  torch::Tensor forward(const torch::Tensor& hidden, const TokenLayout& layout) {
+    auto ctx = attention(layout.to_heads(query(hidden), heads), layout.to_heads(key(hidden), heads),
+                         layout.to_heads(value(hidden), heads), layout.mask_bias, is_training() ? dropout_p : 0.0);
+    return layout.from_heads(ctx);
   }
 };
 
@@ -93,8 +89,8 @@ struct BertAttention : torch::nn::Module {
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.hidden_size));
   }
 
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& mask_bias) {
-    return output->forward(self->forward(hidden, mask_bias), hidden);
+  torch::Tensor forward(const torch::Tensor& hidden, const TokenLayout& layout) {
+    return output->forward(self->forward(hidden, layout), hidden);
   }
 };
 
@@ -119,8 +115,8 @@ struct BertLayer : torch::nn::Module {
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.intermediate_size));
   }
 
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& mask_bias) {
-    auto attn = attention->forward(hidden, mask_bias);
+  torch::Tensor forward(const torch::Tensor& hidden, const TokenLayout& layout) {
+    auto attn = attention->forward(hidden, layout);
     return output->forward(intermediate->forward(attn), attn);
   }
 };
@@ -137,7 +133,7 @@ class BertModel : public EncoderModel {
   EncoderOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& token_type_ids, bool output_hidden_states) override {
     return encoder_run_layers(embeddings_->forward(input_ids, token_type_ids), attention_mask, encoder_->layers,
-                              output_hidden_states);
+                              output_hidden_states, pack_padding_);
   }
 
  private:

@@ -44,14 +44,10 @@ struct MultiHeadSelfAttention : torch::nn::Module {
     out_lin = register_module("out_lin", LoraLinear(c.hidden_size, c.hidden_size));
   }
 
-  torch::Tensor split_heads(const torch::Tensor& x) {
-    return x.view({x.size(0), x.size(1), heads, head_dim}).transpose(1, 2);
-  }
-
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias) {
-    auto ctx = attention(split_heads(q_lin(x)), split_heads(k_lin(x)), split_heads(v_lin(x)), mask_bias,
-                         is_training() ? dropout_p : 0.0);
-    return out_lin(ctx.transpose(1, 2).reshape({x.size(0), x.size(1), heads * head_dim}));
+  torch::Tensor forward(const torch::Tensor& x, const TokenLayout& layout) {
+    auto ctx = attention(layout.to_heads(q_lin(x), heads), layout.to_heads(k_lin(x), heads),
+                         layout.to_heads(v_lin(x), heads), layout.mask_bias, is_training() ? dropout_p : 0.0);
+    return out_lin(layout.from_heads(ctx));
   }
 };
 
@@ -81,8 +77,8 @@ struct TransformerBlock : torch::nn::Module {
     output_layer_norm = register_module("output_layer_norm", LayerNorm(LayerNormOptions({c.hidden_size}).eps(1e-12)));
   }
 
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias) {
-    auto sa = sa_layer_norm(attention->forward(x, mask_bias) + x);
+  torch::Tensor forward(const torch::Tensor& x, const TokenLayout& layout) {
+    auto sa = sa_layer_norm(attention->forward(x, layout) + x);
     return output_layer_norm(ffn->forward(sa) + sa);
   }
 };
@@ -100,7 +96,7 @@ class DistilBertModel : public EncoderModel {
                         const torch::Tensor& /*token_type_ids: DistilBERT has none*/,
                         bool output_hidden_states) override {
     return encoder_run_layers(embeddings_->forward(input_ids), attention_mask, transformer_->layers,
-                              output_hidden_states);
+                              output_hidden_states, pack_padding_);
   }
 
  private:

@@ -28,9 +28,14 @@ class EncoderModel : public torch::nn::Module {
     return config_.is_roberta() ? config_.max_position_embeddings - config_.pad_token_id - 1
                                 : config_.max_position_embeddings;
   }
+  // Run the layers on real tokens only (TokenLayout): training turns it on; the outputs at padding are then zeros
+  // instead of what a padded forward computes there (HF's values, which nothing downstream reads).
+  void set_pack_padding(bool on) { pack_padding_ = on; }
+  bool pack_padding() const { return pack_padding_; }
 
  protected:
   EncoderConfig config_;
+  bool pack_padding_ = false;
 };
 
 // The "layer" list of an encoder ("encoder.layer.N" in BERT, "transformer.layer.N" in DistilBERT).
@@ -48,18 +53,21 @@ struct LayerStack : torch::nn::Module {
 };
 
 // The post-LN layer stack shared by every architecture: layers over the embeddings output under one padding mask,
-// collecting each hidden state when asked (HF's output_hidden_states).
+// collecting each hidden state when asked (HF's output_hidden_states). With `pack` the layers run on the real
+// tokens only (TokenLayout); the outputs are [batch, seq, hidden] either way, zeros at padding when packed.
 template <typename Layer>
 EncoderOutput encoder_run_layers(torch::Tensor hidden, const torch::Tensor& attention_mask,
-                                 const std::vector<std::shared_ptr<Layer>>& layers, bool output_hidden_states) {
+                                 const std::vector<std::shared_ptr<Layer>>& layers, bool output_hidden_states,
+                                 bool pack = false) {
   EncoderOutput out;
-  auto mask_bias = attention_mask_bias(attention_mask, hidden.scalar_type());
-  if (output_hidden_states) out.hidden_states.push_back(hidden);
+  const auto layout = TokenLayout::from_mask(attention_mask, hidden.scalar_type(), pack);
+  hidden = layout.pack(hidden);
+  if (output_hidden_states) out.hidden_states.push_back(layout.unpack(hidden));
   for (auto& layer : layers) {
-    hidden = layer->forward(hidden, mask_bias);
-    if (output_hidden_states) out.hidden_states.push_back(hidden);
+    hidden = layer->forward(hidden, layout);
+    if (output_hidden_states) out.hidden_states.push_back(layout.unpack(hidden));
   }
-  out.last_hidden_state = hidden;
+  out.last_hidden_state = layout.unpack(hidden);
   return out;
 }
 

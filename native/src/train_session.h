@@ -27,13 +27,14 @@ struct TrainConfig {
   double tc_weight = 1.0, ner_weight = 1.0;
   double temperature = 0.05;
   int64_t chunk_size = 64;  // GradCache chunk for the TC batch; 0 = plain loss
-  // Each batch (and each GradCache chunk) is cut to its longest real row, rounded up to pad_multiple columns (a
-  // batch narrower than that multiple is padded up to it): no FLOPs go to padding, and the kernels (and CUDA
-  // graphs) see few distinct lengths. Values and gradients equal the untrimmed step's up to float rounding.
+  // No FLOPs on padding: each batch (and each GradCache chunk) is cut to its longest real row, rounded up to
+  // pad_multiple columns (a batch narrower than that multiple is padded up to it: the kernels, and CUDA graphs, see
+  // few distinct lengths), and the layers run packed, on the real tokens only (TokenLayout; attention alone sees
+  // the trimmed [batch, seq] shape). Values and gradients equal the padded step's up to float rounding.
   bool trim_padding = true;
   int64_t pad_multiple = 8;
   // AdamW implementation: "plain" (torch::optim::AdamW, one kernel per tensor and op), "fused" (at::_fused_adamw_,
-  // libtorch >= 2.1 on CUDA, >= 2.4 on CPU) or "auto" (fused where available on CUDA, else plain). Both keep their
+  // libtorch >= 2.1 on CUDA, >= 2.4 on CPU) or "auto" (fused where available, else plain). Both keep their
   // state in the same torch::optim::AdamW, so checkpoints move between them.
   std::string optimizer_impl = "auto";
   int64_t ner_classes = 200;
@@ -46,6 +47,7 @@ struct TrainConfig {
   int64_t accumulation = 1;
   uint64_t seed = 42;
   std::string device = "cpu";
+  // fp32, bf16 (autocast) or auto (bf16 where the device has bf16 matrix units); resolved when a session opens.
   std::string precision = "fp32";
   // ner-adapt (downstream NER by LoRA, paper App. A): a PEFT folder seeding the "ner" LoRA, and the stage:
   // 1 = head only (encoder and LoRA frozen), 2 = LoRA + head.

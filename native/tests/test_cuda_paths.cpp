@@ -104,6 +104,11 @@ double grad_err(const torch::Tensor& actual, const torch::Tensor& expected, doub
 
 // Parameters compared after optimiser steps: all but the key biases, whose zero-in-exact-arithmetic gradient
 // (above) AdamW normalises into lr-sized steps of rounding noise.
+// Trimmed and packed steps run other GEMM shapes than the padded one, so their gradients differ in the last bits;
+// AdamW's first steps (m / sqrt(v) ~ sign(g)) lift that on near-zero entries to a few 1e-5 of a parameter
+// (LoRA B, which starts at zero, most). The gradients themselves are compared at 1e-5
+// (EncoderArch.PackedLayersEqualPaddedOnRealTokensInValuesAndGradients, and the losses and norms here).
+constexpr double kAfterStepsTolerance = 5e-5;
 bool comparable_after_steps(const std::string& name) {
   return name.find("attention.self.key.bias") == std::string::npos && name.find("attention.k_lin.bias") == std::string::npos;
 }
@@ -184,7 +189,7 @@ TEST(FastPathCpu, BucketedSessionStepEqualsTheUntrimmedStep) {
   }
   auto pa = parameters(bucketed), pb = parameters(untrimmed);
   for (auto& [name, p] : pb)
-    if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), 1e-5) << name;
+    if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), kAfterStepsTolerance) << name;
 }
 
 TEST(FastPathCpu, SessionStepWithTrimmingEqualsTheUntrimmedStep) {
@@ -204,7 +209,7 @@ TEST(FastPathCpu, SessionStepWithTrimmingEqualsTheUntrimmedStep) {
   }
   auto pa = parameters(trimmed), pb = parameters(untrimmed);
   for (auto& [name, p] : pb)
-    if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), 1e-5) << name;
+    if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), kAfterStepsTolerance) << name;
 }
 
 TEST(FastPathCpu, MetricsAreReadOnlyWhenAsked) {
@@ -328,6 +333,9 @@ TEST(FastPathCpu, FusedAdamwMatchesPlainAdamw) {
   if (!fused_adamw_available(torch::kCPU))
     GTEST_SKIP() << "SKIPPED: at::_fused_adamw_ on CPU needs libtorch >= 2.4 (this is " << TORCH_VERSION << ")";
   fused_matches_plain("cpu");
+  auto c = config("pf-ner");
+  c.optimizer_impl = "auto";
+  EXPECT_EQ(TrainSession(write_model("fused-auto").string(), c).optimizer_impl(), "fused") << "auto takes it";
 }
 
 TEST(FastPathCpu, FusedAdamwIsRefusedWhereUnavailable) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "attention.h"
 #include "errors.h"
 #include "model_folder.h"
@@ -57,6 +59,37 @@ TEST_P(EncoderArch, SaveLoadRoundTripAndPaddingInvariance) {
   EXPECT_LT((hp.last_hidden_state.slice(1, 0, 5) - h).abs().max().item<double>(), 1e-5);
   EXPECT_EQ(hp.hidden_states.size(), static_cast<size_t>(a.model->config().num_hidden_layers + 1));
   EXPECT_TRUE(torch::equal(hp.hidden_states.back(), hp.last_hidden_state));
+}
+
+TEST_P(EncoderArch, PackedLayersEqualPaddedOnRealTokensInValuesAndGradients) {
+  auto dir = test::write_tiny_model(GetParam(), "packed");
+  auto m = model_folder_load(dir.string()).model;
+  m->eval();  // dropout draws differ between the layouts; everything else must agree
+  torch::manual_seed(3);
+  auto ids = torch::randint(4, 100, {3, 9}, torch::kLong);
+  auto mask = torch::ones({3, 9}, torch::kLong);
+  mask.index_put_({0, torch::indexing::Slice(4)}, 0);  // short row
+  mask.index_put_({1, 2}, 0);                           // a hole inside a row
+  auto run = [&](bool pack) {
+    m->zero_grad();
+    m->set_pack_padding(pack);
+    auto out = m->forward(ids, mask, {}, true);
+    mean_pool(out.last_hidden_state, mask).pow(2).sum().backward();
+    std::map<std::string, torch::Tensor> grads;
+    for (auto& p : m->named_parameters()) grads[p.key()] = p.value().grad().clone();
+    return std::make_pair(out, grads);
+  };
+  auto [padded, padded_grads] = run(false);
+  auto [packed, packed_grads] = run(true);
+  m->set_pack_padding(false);
+  auto real = mask.unsqueeze(-1).to(torch::kFloat32);
+  ASSERT_EQ(packed.hidden_states.size(), padded.hidden_states.size());
+  for (size_t i = 0; i < padded.hidden_states.size(); ++i)
+    EXPECT_LT(((packed.hidden_states[i] - padded.hidden_states[i]) * real).abs().max().item<double>(), 1e-5) << i;
+  EXPECT_EQ((packed.last_hidden_state * (1 - real)).abs().max().item<double>(), 0.0) << "packed: zeros at padding";
+  for (auto& [name, g] : padded_grads)
+    EXPECT_LT((packed_grads.at(name) - g).abs().max().item<double>(), 1e-5 * std::max(1.0, g.abs().max().item<double>()))
+        << name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, EncoderArch, ::testing::Values("bert", "roberta", "distilbert"));

@@ -2,9 +2,13 @@
 // schedules, and exact resume from a checkpoint.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "errors.h"
 #include "lora.h"
 #include "pcgrad.h"
+#include "precision.h"
 #include "test_util.h"
 #include "train_session.h"
 
@@ -222,4 +226,21 @@ TEST(TrainSession, NerAdaptStartsFromATaskPrimaryAdapter) {
   auto params = s.model().named_parameters();
   EXPECT_GT(params["encoder.layer.1.attention.self.query.lora_B.ner.weight"].abs().sum().item<double>(), 0.0);
   EXPECT_EQ(params["encoder.layer.0.attention.self.query.lora_B.ner.weight"].abs().sum().item<double>(), 0.0);
+}
+
+TEST(Precision, AutoIsBf16ExactlyWhereTheCpuHasBf16MatrixUnits) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  if (!cpuinfo) GTEST_SKIP() << "SKIPPED: no /proc/cpuinfo to check the CPU's flags against";
+  const std::string text((std::istreambuf_iterator<char>(cpuinfo)), std::istreambuf_iterator<char>());
+  const bool units = text.find(" avx512_bf16") != std::string::npos;
+  EXPECT_EQ(has_bf16_matrix_units(torch::kCPU), units);
+  EXPECT_EQ(resolve_precision("auto", torch::kCPU), units ? "bf16" : "fp32");
+  EXPECT_EQ(resolve_precision("fp32", torch::kCPU), "fp32");
+  EXPECT_EQ(resolve_precision("bf16", torch::kCPU), "bf16");
+  EXPECT_THROW(resolve_precision("fp16", torch::kCPU), Error);
+  // A session resolves it when it opens, and says which one runs.
+  auto c = tiny_config("pf-ner");
+  c.precision = "auto";
+  TrainSession s(test::write_tiny_model("bert", "precision-auto").string(), c);
+  EXPECT_EQ(s.config().precision, units ? "bf16" : "fp32");
 }

@@ -15,7 +15,8 @@ class EncoderImpl;
 // arrays; token_type_ids may be null (all zeros). Outputs are written to caller-owned float arrays.
 class Encoder {
  public:
-  // device: "cpu", "cuda" or "cuda:N"; precision: "fp32", or "bf16" (autocast; on the CPU it pays only with bf16 units).
+  // device: "cpu", "cuda" or "cuda:N"; precision: "fp32", "bf16" (autocast; on the CPU it pays only with bf16
+  // units) or "auto" (bf16 where the device has bf16 matrix units, else fp32).
   Encoder(const std::string& model_dir, const std::string& device, const std::string& precision);
   ~Encoder();
   Encoder(const Encoder&) = delete;
@@ -71,6 +72,8 @@ class Trainer {
   long long optimizer_steps() const;
   long long micro_steps() const;
   int hidden_size() const;
+  // The precision this session computes in, "fp32" or "bf16": the config's, with "auto" resolved for the device.
+  std::string precision() const;
   // Atomic checkpoint (DIR.tmp, then rename) with the caller's own state as JSON; load returns that JSON.
   void save_checkpoint(const std::string& dir, const std::string& extra_json) const;
   std::string load_checkpoint(const std::string& dir);

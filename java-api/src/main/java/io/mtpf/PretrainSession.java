@@ -82,6 +82,11 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
     return hiddenSize;
   }
 
+  /** The precision the steps compute in, "fp32" or "bf16": the config's, with "auto" resolved for the device. */
+  public String precision() {
+    return call(NativeTrainer::precision);
+  }
+
   /** The student's tokenizer (from its model folder). */
   @Override
   public WordPieceTokenizer tokenizer() {

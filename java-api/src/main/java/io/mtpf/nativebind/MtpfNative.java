@@ -118,6 +118,8 @@ public final class MtpfNative {
 
     public native int hidden_size();
 
+    public native @StdString String precision();
+
     public native void save_checkpoint(@StdString String dir, @StdString String extraJson);
 
     public native @StdString String load_checkpoint(@StdString String dir);

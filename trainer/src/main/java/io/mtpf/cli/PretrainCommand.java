@@ -26,7 +26,7 @@ final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--device", description = "override the device (cpu, cuda, cuda:N)")
   String device;
 
-  @Option(names = "--precision", description = "override the precision (fp32, or bf16 autocast)")
+  @Option(names = "--precision", description = "override the precision: fp32, bf16 (autocast) or auto (bf16 where the device has bf16 matrix units)")
   String precision;
 
   @Option(names = "--resume", description = "continue from OUT/checkpoints/latest")

@@ -3,6 +3,7 @@ package io.mtpf.pretrain;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.MtpfException;
+import io.mtpf.NativeCore;
 import io.mtpf.PretrainSession;
 import io.mtpf.StepMetrics;
 import io.mtpf.data.BadLines;
@@ -11,6 +12,7 @@ import io.mtpf.data.PairReaders;
 import io.mtpf.data.WordCorpus;
 import io.mtpf.data.WordNetJar;
 import io.mtpf.data.WordNetSynset;
+import io.mtpf.files.AtomicFiles;
 import io.mtpf.models.ModelResolver;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -78,6 +80,7 @@ public final class Pretrainer {
     if (labels != null) log("data: " + labels.sentences().size() + " pseudo-labelled sentences, k = " + labels.clusters());
 
     try (PretrainSession session = PretrainSession.open(student, nativeConfig(labels))) {
+      recordEnvironment(session);
       TrainingData data = new TrainingData(pairs, labels == null ? null : labels.sentences(), session.tokenizer(),
           c.tc.batchSize, c.tc.maxLength, c.ner.batchSize, c.ner.maxLength, c.seed);
       Path checkpoints = out.resolve("checkpoints");
@@ -287,6 +290,21 @@ public final class Pretrainer {
     } catch (IOException e) {
       throw new MtpfException(checkpoints + ": cannot update the checkpoint pointer (" + e.getMessage() + ")", e);
     }
+  }
+
+  /** What ran, beside run.yaml (which keeps what was asked): the precision with "auto" resolved, libtorch, threads. */
+  private void recordEnvironment(PretrainSession session) {
+    String precision = session.precision();
+    log("precision: " + precision + ("auto".equals(c.precision) ? " (auto: " + ("bf16".equals(precision)
+        ? "the device has bf16 matrix units)" : "no bf16 matrix units on this device)") : ""));
+    ObjectNode env = JSON.createObjectNode();
+    env.put("precision", precision);
+    env.put("precision_requested", c.precision);
+    env.put("device", c.device);
+    env.put("libtorch", NativeCore.torchVersion());
+    env.put("threads", NativeCore.threads());
+    AtomicFiles.write(out.resolve("run-env.json"), "the run environment",
+        tmp -> Files.writeString(tmp, env.toPrettyString() + "\n"));
   }
 
   private static long stepOf(Path p) {

@@ -28,7 +28,7 @@ public final class RunConfig {
   public long seed = 42;
   public String device = "cpu";
   /** fp32, or bf16 autocast (CUDA; on a CPU it runs, but pays only with bf16 matrix units). */
-  public String precision = "fp32";
+  public String precision = "auto";
   /** libtorch threads; 0 = all cores. */
   public int threads = 0;
   public String out = "runs/pretrain";
@@ -164,7 +164,8 @@ public final class RunConfig {
     check(source, optimizer.accumulation >= 1, "optimizer.accumulation must be >= 1");
     check(source, logging.logEvery >= 1 && logging.checkpointEvery >= 1 && logging.probeEvery >= 1,
         "logging intervals must be positive");
-    check(source, List.of("fp32", "bf16").contains(precision), "precision must be fp32 or bf16");
+    check(source, List.of("fp32", "bf16", "auto").contains(precision),
+        "precision must be fp32, bf16 or auto (bf16 where the device has bf16 matrix units)");
   }
 
   private static void check(String source, boolean ok, String message) {

@@ -91,7 +91,7 @@ class PretrainCliTest {
         Arguments.of(List.of("pretrain", "--config", typo.toString()), "unknown key 'stepz'"),
         Arguments.of(List.of("pretrain", "--config", pcgrad.toString()), "pcgrad applies to mtpf and mtpf-tpl only"),
         Arguments.of(List.of("pretrain", "--config", yaml("plain.yaml", "strategy: pf-tc\n").toString(), "--precision", "fp16"),
-            "precision must be fp32 or bf16"),
+            "precision must be fp32, bf16 or auto"),
         Arguments.of(List.of("pretrain", "--config", noModel.toString(), "--out", tmp.resolve("x").toString(), "--offline"),
             "absent-model' is neither a folder nor a catalog name"),
         Arguments.of(List.of("pseudo-label", "--teacher", model.toString(), "--corpus", tmp.resolve("none.txt").toString(),
@@ -155,6 +155,12 @@ class PretrainCliTest {
         + Pattern.quote(out.toString())), r.out());
     assertTrue(Files.isRegularFile(out.resolve("backbone/model.safetensors")));
     assertEquals(3, Files.readAllLines(out.resolve("metrics.jsonl")).size(), "steps 0, 1, 2");
+    // precision defaults to auto: bf16 exactly where the CPU has bf16 matrix units, and the run records which ran.
+    boolean bf16Units = Files.readString(Path.of("/proc/cpuinfo")).matches("(?s).*\\bavx512_bf16\\b.*");
+    var env = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("run-env.json").toFile());
+    assertEquals(bf16Units ? "bf16" : "fp32", env.path("precision").asText(), env.toString());
+    assertEquals("auto", env.path("precision_requested").asText());
+    assertTrue(r.err().contains("precision: " + (bf16Units ? "bf16" : "fp32") + " (auto: "), r.err());
     assertTrue(!Files.exists(tmp.resolve("not-this-one")), "--out overrides the config's out");
 
     Run resumed = run("pretrain", "--config", config.toString(), "--steps", "2", "--out", out.toString(), "--data",
