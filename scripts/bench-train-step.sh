@@ -70,7 +70,8 @@ PY
 
 for case in ${cases//,/ }; do
   for precision in ${precisions//,/ }; do
-    common=(--threads "$threads"); hf_extra=(); mtpf_extra=(--precision "$precision")
+    # The baseline's model stays in eval mode (from_pretrained, never .train()): no dropout. The same work for mtpf.
+    common=(--threads "$threads"); hf_extra=(); mtpf_extra=(--precision "$precision" --dropout 0)
     [ "$precision" = bf16 ] && hf_extra+=(--bf16)
     if [ "$case" = real ]; then hf_extra+=(--data "$data"); mtpf_extra+=(--batches "$work/real.bin"); fi
     for r in $(seq 1 "$rounds"); do
@@ -91,8 +92,8 @@ done
 "$py" - "$results" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$threads" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"\nMTPF-TPL step, {sys.argv[2]}, {sys.argv[3]} threads; median of {len(rows)//4 or 1}+ runs each side "
-      "(range over rounds in brackets)")
+print(f"\nMTPF-TPL step (16 pairs + 16 NER rows unless set), {sys.argv[2]}, {sys.argv[3]} threads, dropout off on both "
+      "sides; per cell the median over rounds (range over rounds in brackets)")
 print("| batches | precision | mtpf step ms | HF+PEFT step ms | mtpf tokens/s | HF tokens/s | mtpf / HF speed | peak MiB mtpf / HF |")
 print("|---|---|---|---|---|---|---|---|")
 for case in dict.fromkeys(r["case"] for r in rows):

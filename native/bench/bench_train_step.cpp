@@ -1,6 +1,6 @@
 // Training-step benchmark of the native core.
 //   mtpf_bench_train_step MODEL_DIR [--threads N] [--device D] [--precision P] [--iters N] [--tc-batch 64]
-//                         [--ner-batch 64] [--seq 128] [--batches FILE]
+//                         [--ner-batch 64] [--seq 128] [--batches FILE] [--profile TRACE.json] [--dropout P]
 //   mtpf_bench_train_step MODEL_DIR --memory plain|cached [--tc-batch 1024] [--chunk 64] [--seq 128]
 // The first form times an MTPF-TPL step (one TC batch of pairs and one NER batch, both task-primary LoRA groups on
 // the last 2 layers, AdamW) and prints tokens/s: random ids at full length, or with --batches the real, padded
@@ -17,6 +17,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "train_session.h"
 
@@ -83,8 +85,9 @@ int main(int argc, char** argv) {
                          " [--ner-batch B] [--seq T] [--memory plain|cached] [--chunk C]\n", argv[0]);
     return 2;
   }
-  std::string dir = argv[1], device = "cpu", precision = "fp32", memory, batches_file;
+  std::string dir = argv[1], device = "cpu", precision = "fp32", memory, batches_file, profile;
   int threads = 0, iters = 5;
+  double dropout = -1;
   int64_t tc_batch = -1, ner_batch = 64, seq = 128, chunk = 64;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -98,12 +101,15 @@ int main(int argc, char** argv) {
     else if (k == "--memory") memory = v;
     else if (k == "--chunk") chunk = std::stoll(v);
     else if (k == "--batches") batches_file = v;
+    else if (k == "--profile") profile = v;
+    else if (k == "--dropout") dropout = std::stod(v);
   }
   try {
     if (threads > 0) at::set_num_threads(threads);
     TrainConfig c;
     c.device = device;
     c.precision = precision;
+    c.dropout = dropout;
     c.total_steps = 1000;
     c.ner_classes = 200;
     if (!memory.empty()) {
@@ -137,7 +143,12 @@ int main(int argc, char** argv) {
       auto in = real.empty() ? inputs(tc_batch, ner_batch, seq, 200, torch::Device(device)) : real[it];
       const double n = real.empty() ? static_cast<double>((2 * tc_batch + ner_batch) * seq) : real_tokens(in);
       auto t0 = std::chrono::steady_clock::now();
-      s.step(in, false);
+      {
+        // --profile FILE: the last step's operators as a Chrome trace (libtorch's profiler).
+        std::unique_ptr<torch::autograd::profiler::RecordProfile> trace;
+        if (!profile.empty() && it == iters) trace = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
+        s.step(in, false);
+      }
       if (device != "cpu") torch::cuda::synchronize();
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (it > 0) {  // the first step warms up allocators and kernels
@@ -150,11 +161,11 @@ int main(int argc, char** argv) {
       return v[v.size() / 2];
     };
     const double median_ms = median(times);
-    std::printf("{\"job\":\"mtpf_tpl_step\",\"data\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"threads\":%d,"
+    std::printf("{\"job\":\"mtpf_tpl_step\",\"data\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"dropout\":%g,\"threads\":%d,"
                 "\"tc_pairs\":%lld,\"ner_batch\":%lld,\"seq\":%lld,\"median_ms\":%.1f,\"tokens_per_s\":%.1f,"
                 "\"peak_rss_mib\":%.1f}\n",
                 real.empty() ? "random, full length" : batches_file.c_str(), device.c_str(), s.config().precision.c_str(),
-                at::get_num_threads(), (long long)tc_batch, (long long)ner_batch, (long long)seq, median_ms,
+                dropout, at::get_num_threads(), (long long)tc_batch, (long long)ner_batch, (long long)seq, median_ms,
                 median(tokens) / (median_ms / 1000.0), peak_rss_mib());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mtpf_bench_train_step: %s\n", e.what());

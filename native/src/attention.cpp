@@ -1,8 +1,12 @@
 #include "attention.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
+#include <vector>
 #include <limits>
 
+#include "dropout.h"
 #include "torch_compat.h"
 
 namespace mtpf {
@@ -35,15 +39,21 @@ torch::Tensor attention_mask_bias(const torch::Tensor& attention_mask, torch::Sc
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                   const torch::Tensor& mask_bias, double dropout_p) {
   auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(q.size(-1)));
-  auto probs = torch::softmax(scores + bias_as(mask_bias, scores.scalar_type()), -1);
-  if (dropout_p > 0) probs = torch::dropout(probs, dropout_p, /*train=*/true);
+  if (mask_bias.defined()) scores = scores + bias_as(mask_bias, scores.scalar_type());
+  auto probs = torch::softmax(scores, -1);
+  if (dropout_p > 0) probs = mtpf::dropout(probs, dropout_p, /*train=*/true);
   return torch::matmul(probs, v);
 }
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& mask_bias, double dropout_p) {
+  // With dropout on the CPU, the plain form: its probabilities take mtpf's parallel dropout (SDPA would fall back to
+  // the same plain form there, with libtorch's single-threaded bernoulli_).
+  if (dropout_p > 0 && q.device().is_cpu()) return attention_reference(q, k, v, mask_bias, dropout_p);
 #if MTPF_TORCH_AT_LEAST(2, 0)
-  return at::scaled_dot_product_attention(q, k, v, bias_as(mask_bias, q.scalar_type()), dropout_p, /*is_causal=*/false);
+  std::optional<torch::Tensor> bias;
+  if (mask_bias.defined()) bias = bias_as(mask_bias, q.scalar_type());
+  return at::scaled_dot_product_attention(q, k, v, bias, dropout_p, /*is_causal=*/false);
 #else
   return attention_reference(q, k, v, mask_bias, dropout_p);
 #endif
@@ -53,13 +63,59 @@ TokenLayout TokenLayout::from_mask(const torch::Tensor& attention_mask, torch::S
   TokenLayout l;
   l.batch = attention_mask.size(0);
   l.seq = attention_mask.size(1);
-  l.mask_bias = attention_mask_bias(attention_mask, dtype);
-  if (pack) {
-    auto real = attention_mask.reshape({-1}).ne(0);
-    // One host sync (nonzero); padding-free batches stay padded: nothing to save.
-    auto index = real.nonzero().squeeze(1);
-    if (index.size(0) < real.size(0)) l.index = index;
+  if (!pack) {
+    l.mask_bias = attention_mask_bias(attention_mask, dtype);
+    return l;
   }
+  const auto mask = attention_mask.to(torch::kCPU).ne(0);  // the layout is planned on the host
+  const int64_t tokens = mask.sum().item<int64_t>();
+  if (tokens == l.batch * l.seq) {  // no padding: nothing to save
+    l.mask_bias = attention_mask_bias(attention_mask, dtype);
+    return l;
+  }
+  const auto device = attention_mask.device();
+  l.index = mask.reshape({-1}).nonzero().squeeze(1).to(device);
+  // Each row's real tokens are consecutive packed rows, starting at offset[r].
+  const auto lengths_t = mask.sum(1).contiguous();
+  const std::vector<int64_t> lengths(lengths_t.data_ptr<int64_t>(), lengths_t.data_ptr<int64_t>() + l.batch);
+  std::vector<int64_t> offset(l.batch, 0), order;
+  for (int64_t r = 1; r < l.batch; ++r) offset[r] = offset[r - 1] + lengths[r - 1];
+  for (int64_t r = 0; r < l.batch; ++r)
+    if (lengths[r] > 0) order.push_back(r);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
+  std::vector<int64_t> scatter(tokens);
+  int64_t base = 0;
+  for (size_t i = 0; i < order.size();) {
+    // A group: the longest remaining row and every next one at least 0.8 of its length.
+    const int64_t len = lengths[order[i]];
+    size_t j = i;
+    while (j < order.size() && lengths[order[j]] * 5 >= len * 4) ++j;
+    Group g;
+    g.rows = static_cast<int64_t>(j - i);
+    g.len = len;
+    std::vector<int64_t> gather(g.rows * len, tokens);
+    std::vector<float> keep(g.rows * len, 1.f);
+    bool ragged = false;
+    for (int64_t s = 0; s < g.rows; ++s) {
+      const int64_t r = order[i + s];
+      for (int64_t t = 0; t < len; ++t) {
+        if (t < lengths[r]) {
+          gather[s * len + t] = offset[r] + t;
+          scatter[offset[r] + t] = base + s * len + t;
+        } else {
+          keep[s * len + t] = 0.f;
+          ragged = true;
+        }
+      }
+    }
+    g.gather = torch::tensor(gather, torch::kLong).to(device);
+    if (ragged)
+      g.mask_bias = attention_mask_bias(torch::tensor(keep, torch::kFloat32).view({g.rows, len}), dtype).to(device);
+    base += g.rows * len;
+    l.groups.push_back(std::move(g));
+    i = j;
+  }
+  l.scatter = torch::tensor(scatter, torch::kLong).to(device);
   return l;
 }
 
@@ -73,14 +129,26 @@ torch::Tensor TokenLayout::unpack(const torch::Tensor& rows) const {
   return torch::zeros({batch * seq, rows.size(-1)}, rows.options()).index_copy(0, index, rows).view({batch, seq, -1});
 }
 
-torch::Tensor TokenLayout::to_heads(const torch::Tensor& rows, int64_t heads) const {
-  const int64_t width = rows.size(-1);
-  return unpack(rows).view({batch, seq, heads, width / heads}).transpose(1, 2);
-}
-
-torch::Tensor TokenLayout::from_heads(const torch::Tensor& ctx) const {
-  auto padded = ctx.transpose(1, 2).reshape({batch, seq, ctx.size(1) * ctx.size(3)});
-  return pack(padded);
+torch::Tensor TokenLayout::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                  int64_t heads, double dropout_p) const {
+  const int64_t width = q.size(-1), head_dim = width / heads;
+  if (!packed()) {
+    auto split = [&](const torch::Tensor& x) { return x.view({batch, seq, heads, head_dim}).transpose(1, 2); };
+    auto ctx = attention(split(q), split(k), split(v), mask_bias, dropout_p);
+    return ctx.transpose(1, 2).reshape({batch, seq, width});
+  }
+  // One zero row past the real ones: what padded slots of a group gather.
+  auto zero = torch::zeros({1, width}, q.options());
+  const auto qz = torch::cat({q, zero}), kz = torch::cat({k, zero}), vz = torch::cat({v, zero});
+  std::vector<torch::Tensor> outs;
+  for (const auto& g : groups) {
+    auto split = [&](const torch::Tensor& x) {
+      return x.index_select(0, g.gather).view({g.rows, g.len, heads, head_dim}).transpose(1, 2);
+    };
+    auto ctx = attention(split(qz), split(kz), split(vz), g.mask_bias, dropout_p);
+    outs.push_back(ctx.transpose(1, 2).reshape({g.rows * g.len, width}));
+  }
+  return (outs.size() == 1 ? outs[0] : torch::cat(outs)).index_select(0, scatter);
 }
 
 }  // namespace mtpf

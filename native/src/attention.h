@@ -8,32 +8,42 @@ namespace mtpf {
 // lowest value where padded (as HF's get_extended_attention_mask does).
 torch::Tensor attention_mask_bias(const torch::Tensor& attention_mask, torch::ScalarType dtype);
 
-// softmax(q k^T / sqrt(d) + mask_bias) v. On libtorch >= 2.0 this is at::scaled_dot_product_attention
-// (flash / memory-efficient kernels on CUDA); attention_reference is the plain form both are tested against.
+// softmax(q k^T / sqrt(d) + mask_bias) v; mask_bias may be undefined (no padding). On libtorch >= 2.0 this is
+// at::scaled_dot_product_attention (flash / memory-efficient kernels on CUDA, flash on the CPU);
+// attention_reference is the plain form both are tested against.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& mask_bias, double dropout_p);
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                   const torch::Tensor& mask_bias, double dropout_p);
 
 // Where a layer's token rows live. Padded: [batch, seq, hidden], as HF computes. Packed: only the real tokens,
-// [tokens, hidden], with the flat positions (row * seq + column) they came from — every linear, LayerNorm, GELU
-// and dropout then computes on real tokens only, and attention scatters q, k, v back to [batch, seq] for its two
-// products (a small share of the FLOPs) and gathers its result. Real tokens get the same values either way.
+// [tokens, hidden], in row-major order — every linear, LayerNorm, GELU and dropout then computes on real tokens
+// only, and attention runs per group of rows of similar length, each group padded to its own longest row (at most
+// 1/0.8 of any member's length), so its two products see little padding either. Real tokens get the same values
+// either way.
 struct TokenLayout {
-  torch::Tensor mask_bias;  // [batch, 1, 1, seq] (attention_mask_bias)
-  torch::Tensor index;      // packed: [tokens] flat positions of the real tokens; undefined: padded
+  torch::Tensor mask_bias;  // padded: [batch, 1, 1, seq] (attention_mask_bias)
+  torch::Tensor index;      // packed: [tokens] flat positions (row * seq + column) of the real tokens
   int64_t batch = 0, seq = 0;
+  // Packed: rows of similar length attend together.
+  struct Group {
+    int64_t rows = 0, len = 0;
+    torch::Tensor gather;     // [rows * len] packed-row indices; `tokens` (one past the last) marks padding
+    torch::Tensor mask_bias;  // [rows, 1, 1, len]; undefined when every row of the group has length len
+  };
+  std::vector<Group> groups;
+  torch::Tensor scatter;  // [tokens] each packed row's position in the groups' outputs, concatenated
 
-  // From a 0/1 attention mask [batch, seq]; packed when `pack` and the mask has padding.
+  // From a 0/1 attention mask [batch, seq]; packed when `pack` and the mask has padding (one host copy of it).
   static TokenLayout from_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype, bool pack);
   bool packed() const { return index.defined(); }
   // [batch, seq, hidden] -> this layout's rows (packed: [tokens, hidden]).
   torch::Tensor pack(const torch::Tensor& padded) const;
   // This layout's rows -> [batch, seq, hidden] (packed: zeros at padding).
   torch::Tensor unpack(const torch::Tensor& rows) const;
-  // Rows [.., heads * head_dim] -> [batch, heads, seq, head_dim], and back.
-  torch::Tensor to_heads(const torch::Tensor& rows, int64_t heads) const;
-  torch::Tensor from_heads(const torch::Tensor& ctx) const;
+  // Multi-head attention over rows of q, k, v projections ([.., heads * head_dim]) in this layout; rows out.
+  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
+                       double dropout_p) const;
 };
 
 }  // namespace mtpf

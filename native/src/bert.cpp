@@ -1,6 +1,7 @@
 // BERT and RoBERTa (bert, roberta, xlm-roberta): one struct per HF sub-module, registered under HF's names.
 // RoBERTa differs only in its position ids (offset past padding_idx) and its single token type.
 #include "attention.h"
+#include "dropout.h"
 #include "encoder_model.h"
 #include "lora.h"
 
@@ -8,7 +9,6 @@ namespace mtpf {
 
 namespace {
 
-using torch::nn::Dropout;
 using torch::nn::Embedding;
 using torch::nn::LayerNorm;
 using torch::nn::LayerNormOptions;
@@ -46,20 +46,18 @@ struct BertEmbeddings : torch::nn::Module {
 
 struct BertSelfAttention : torch::nn::Module {
   LoraLinear query{nullptr}, key{nullptr}, value{nullptr};
-  int64_t heads, head_dim;
+  int64_t heads;
   double dropout_p;
 
   explicit BertSelfAttention(const EncoderConfig& c)
-      : heads(c.num_attention_heads), head_dim(c.head_dim()), dropout_p(c.attention_probs_dropout_prob) {
+      : heads(c.num_attention_heads), dropout_p(c.attention_probs_dropout_prob) {
     query = register_module("query", LoraLinear(c.hidden_size, c.hidden_size));
     key = register_module("key", LoraLinear(c.hidden_size, c.hidden_size));
     value = register_module("value", LoraLinear(c.hidden_size, c.hidden_size));
   }
 
   torch::Tensor forward(const torch::Tensor& hidden, const TokenLayout& layout) {
-    auto ctx = attention(layout.to_heads(query(hidden), heads), layout.to_heads(key(hidden), heads),
-                         layout.to_heads(value(hidden), heads), layout.mask_bias, is_training() ? dropout_p : 0.0);
-    return layout.from_heads(ctx);
+    return layout.attend(query(hidden), key(hidden), value(hidden), heads, is_training() ? dropout_p : 0.0);
   }
 };
 

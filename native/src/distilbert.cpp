@@ -1,6 +1,7 @@
 // DistilBERT: word + position embeddings (no token types), post-LN layers with q_lin/k_lin/v_lin/out_lin,
 // sa_layer_norm, ffn.lin1/lin2 and output_layer_norm, as HF names them.
 #include "attention.h"
+#include "dropout.h"
 #include "encoder_model.h"
 #include "lora.h"
 
@@ -8,7 +9,6 @@ namespace mtpf {
 
 namespace {
 
-using torch::nn::Dropout;
 using torch::nn::Embedding;
 using torch::nn::LayerNorm;
 using torch::nn::LayerNormOptions;
@@ -33,11 +33,11 @@ struct DistilEmbeddings : torch::nn::Module {
 
 struct MultiHeadSelfAttention : torch::nn::Module {
   LoraLinear q_lin{nullptr}, k_lin{nullptr}, v_lin{nullptr}, out_lin{nullptr};
-  int64_t heads, head_dim;
+  int64_t heads;
   double dropout_p;
 
   explicit MultiHeadSelfAttention(const EncoderConfig& c)
-      : heads(c.num_attention_heads), head_dim(c.head_dim()), dropout_p(c.attention_probs_dropout_prob) {
+      : heads(c.num_attention_heads), dropout_p(c.attention_probs_dropout_prob) {
     q_lin = register_module("q_lin", LoraLinear(c.hidden_size, c.hidden_size));
     k_lin = register_module("k_lin", LoraLinear(c.hidden_size, c.hidden_size));
     v_lin = register_module("v_lin", LoraLinear(c.hidden_size, c.hidden_size));
@@ -45,9 +45,7 @@ struct MultiHeadSelfAttention : torch::nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x, const TokenLayout& layout) {
-    auto ctx = attention(layout.to_heads(q_lin(x), heads), layout.to_heads(k_lin(x), heads),
-                         layout.to_heads(v_lin(x), heads), layout.mask_bias, is_training() ? dropout_p : 0.0);
-    return out_lin(layout.from_heads(ctx));
+    return out_lin(layout.attend(q_lin(x), k_lin(x), v_lin(x), heads, is_training() ? dropout_p : 0.0));
   }
 };
 

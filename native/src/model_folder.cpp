@@ -103,12 +103,13 @@ void model_load_state(EncoderModel& model, const std::map<std::string, torch::Te
       if (!used.count(key)) extras->emplace(entry.first, entry.second);
 }
 
-LoadedModel model_folder_load(const std::string& dir_name) {
+LoadedModel model_folder_load(const std::string& dir_name, double dropout) {
   const fs::path dir(dir_name);
   if (!fs::is_directory(dir)) fail(dir_name, ": model folder not found");
   const fs::path config_path = dir / "config.json";
   if (!fs::exists(config_path)) fail(config_path.string(), ": file not found (an HF model folder needs config.json)");
   EncoderConfig config = config_read(config_path.string());
+  if (dropout >= 0) config.hidden_dropout_prob = config.attention_probs_dropout_prob = dropout;
   LoadedModel out;
   out.source_dir = dir_name;
   out.model = encoder_model_create(config);

@@ -20,8 +20,9 @@ struct LoadedModel {
 };
 
 // Loads and checks a folder: every parameter of the architecture must be present with the shape that
-// config.json implies. Weights in F16/BF16/F64 are converted to fp32.
-LoadedModel model_folder_load(const std::string& dir);
+// config.json implies. Weights in F16/BF16/F64 are converted to fp32. dropout >= 0 replaces config.json's hidden and
+// attention dropout in this instance (a save still writes config.json as it was).
+LoadedModel model_folder_load(const std::string& dir, double dropout = -1);
 // Loads weights from a state dict (file names, with or without a "bert."/"roberta."/"distilbert." prefix).
 void model_load_state(EncoderModel& model, const std::map<std::string, torch::Tensor>& tensors,
                       const std::string& source, std::map<std::string, torch::Tensor>* extras);

@@ -60,6 +60,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   get("seed", c.seed);
   get("device", c.device);
   get("precision", c.precision);
+  get("dropout", c.dropout);
   get("adapter_init", c.adapter_init);
   get("stage", c.stage);
   get("load_head", c.load_head);
@@ -76,6 +77,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   if (c.optimizer_impl != "auto" && c.optimizer_impl != "plain" && c.optimizer_impl != "fused")
     fail("unknown optimizer_impl '", c.optimizer_impl, "' (auto, plain, fused)");
   if (c.pad_multiple < 0) fail("pad_multiple must be >= 0, got ", c.pad_multiple);
+  if (c.dropout != -1 && !(c.dropout >= 0 && c.dropout < 1))
+    fail("dropout must be in [0, 1) (or -1: the model's own), got ", c.dropout);
   if (c.accumulation < 1 || c.total_steps < 1 || c.ner_classes < 2 || c.temperature <= 0 || c.lr <= 0)
     fail("accumulation, total_steps, lr and temperature must be positive and ner_classes at least 2");
   return c;
@@ -90,7 +93,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"lr", lr}, {"weight_decay", weight_decay}, {"beta1", beta1}, {"beta2", beta2}, {"eps", eps},
           {"clip_norm", clip_norm}, {"warmup_steps", warmup_steps}, {"total_steps", total_steps},
           {"schedule", schedule}, {"accumulation", accumulation}, {"seed", seed}, {"device", device},
-          {"precision", precision}, {"adapter_init", adapter_init}, {"stage", stage}};
+          {"precision", precision}, {"dropout", dropout}, {"adapter_init", adapter_init}, {"stage", stage}};
 }
 
 double lr_at(const TrainConfig& c, int64_t step) {
@@ -165,7 +168,7 @@ TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& conf
   if (device_.is_cuda() && !torch::cuda::is_available()) fail("device '", config.device, "' but no CUDA GPU is visible");
   config_.precision = resolve_precision(config_.precision, device_);
   torch::manual_seed(config.seed);
-  loaded_ = model_folder_load(model_dir);
+  loaded_ = model_folder_load(model_dir, config_.dropout);
   auto& model = *loaded_.model;
   const auto& mc = model.config();
 

@@ -49,6 +49,9 @@ struct TrainConfig {
   std::string device = "cpu";
   // fp32, bf16 (autocast) or auto (bf16 where the device has bf16 matrix units); resolved when a session opens.
   std::string precision = "fp32";
+  // Dropout of the encoder in training: -1 = the model's own (config.json), else this probability for its hidden
+  // and attention dropout alike (0 trains without, as a model left in eval mode does).
+  double dropout = -1;
   // ner-adapt (downstream NER by LoRA, paper App. A): a PEFT folder seeding the "ner" LoRA, and the stage:
   // 1 = head only (encoder and LoRA frozen), 2 = LoRA + head.
   std::string adapter_init;

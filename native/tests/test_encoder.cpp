@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
 #include "attention.h"
+#include "dropout.h"
 #include "errors.h"
 #include "model_folder.h"
 #include "pooling.h"
@@ -24,6 +26,32 @@ TEST(Attention, FastPathEqualsReference) {
   k2.index_put_({1, torch::indexing::Slice(), torch::indexing::Slice(4)}, 100.0);
   v2.index_put_({1, torch::indexing::Slice(), torch::indexing::Slice(4)}, -100.0);
   EXPECT_LT((attention(q, k2, v2, bias, 0.0) - fast).abs().max().item<double>(), 1e-5);
+}
+
+TEST(Dropout, KeepsOneMinusPScalesAndReplaysUnderTheSeed) {
+  // The keep fraction is 1 - p within 5 sigma, masks differ between seeds and repeat for one seed.
+  const int64_t n = 1 << 20;
+  for (double p : {0.1, 0.5}) {
+    auto keep = dropout_keep_mask(n, p, 1234);
+    const double kept = keep.sum().item<double>() / n, sigma = std::sqrt(p * (1 - p) / n);
+    EXPECT_NEAR(kept, 1 - p, 5 * sigma) << p;
+    EXPECT_TRUE(torch::equal(keep, dropout_keep_mask(n, p, 1234)));
+    EXPECT_FALSE(torch::equal(keep, dropout_keep_mask(n, p, 1235)));
+    // Neighbouring elements are independent: P(both kept) = (1 - p)^2.
+    auto both = keep.slice(0, 0, n - 1).logical_and(keep.slice(0, 1, n)).sum().item<double>() / (n - 1);
+    EXPECT_NEAR(both, (1 - p) * (1 - p), 6 * std::sqrt((1 - p) * (1 - p) / n));
+  }
+  auto x = torch::randn({64, 33}, torch::requires_grad());
+  torch::manual_seed(5);
+  auto y = mtpf::dropout(x, 0.25, true);
+  torch::manual_seed(5);
+  EXPECT_TRUE(torch::equal(y, mtpf::dropout(x, 0.25, true))) << "torch::manual_seed replays the mask";
+  auto kept = y.ne(0);
+  EXPECT_TRUE(torch::allclose(y.masked_select(kept), x.masked_select(kept) / 0.75));
+  y.sum().backward();
+  EXPECT_TRUE(torch::allclose(x.grad(), kept.to(torch::kFloat32) / 0.75)) << "gradient: the same mask and scale";
+  EXPECT_TRUE(torch::equal(mtpf::dropout(x, 0.25, false), x));
+  EXPECT_TRUE(torch::equal(mtpf::dropout(x, 0.0, true), x));
 }
 
 TEST(Pooling, MeanIgnoresPaddingAndNormalizes) {

@@ -252,6 +252,7 @@ public final class Pretrainer {
     j.put("seed", c.seed);
     j.put("device", c.device);
     j.put("precision", c.precision);
+    if (c.dropout != null) j.put("dropout", c.dropout);
     return j.toString();
   }
 

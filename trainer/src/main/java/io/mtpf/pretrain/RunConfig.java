@@ -27,8 +27,10 @@ public final class RunConfig {
   public long steps = 1000;
   public long seed = 42;
   public String device = "cpu";
-  /** fp32, or bf16 autocast (CUDA; on a CPU it runs, but pays only with bf16 matrix units). */
+  /** fp32, bf16 autocast, or auto: bf16 where the device has bf16 matrix units (CUDA sm80+, AVX512_BF16), else fp32. */
   public String precision = "auto";
+  /** The encoder's dropout in training: null = the model's own (config.json), else this probability. */
+  public Double dropout = null;
   /** libtorch threads; 0 = all cores. */
   public int threads = 0;
   public String out = "runs/pretrain";
@@ -154,6 +156,7 @@ public final class RunConfig {
     check(source, !ner.teacherLayers.isEmpty(), "ner.teacher_layers must name at least one layer");
     check(source, lora.r >= 1 && lora.alpha > 0, "lora.r and lora.alpha must be positive");
     check(source, lora.dropout >= 0 && lora.dropout < 1, "lora.dropout must be in [0, 1)");
+    check(source, dropout == null || (dropout >= 0 && dropout < 1), "dropout must be in [0, 1) (or absent: the model's own)");
     check(source, lora.lastLayers >= 0, "lora.last_layers must be >= 0 (0 = all layers)");
     for (String t : lora.targets)
       check(source, List.of("query", "key", "value", "attention_output", "mlp").contains(t),

@@ -112,6 +112,7 @@ class RunConfigTest {
         Arguments.of("lora:\n  dropout: 1.0\n", "lora.dropout must be in [0, 1)"),
         Arguments.of("logging:\n  checkpoint_every: 0\n", "logging intervals must be positive"),
         Arguments.of("precision: fp16\n", "precision must be fp32, bf16 or auto"),
+        Arguments.of("dropout: 1.5\n", "dropout must be in [0, 1)"),
         Arguments.of("steps: many\n", "malformed run config"),
         Arguments.of("tc: [1, 2\n", "malformed run config"),
         Arguments.of("", "empty run config"),
