@@ -365,7 +365,23 @@ torch::Tensor TrainSession::run_tc(const DeviceBatch& b, double scale) {
                                     });
     return loss / scale;
   }
-  auto loss = info_nce_loss(anchors(0, batch), positives(0, batch), config_.temperature);
+  torch::Tensor loss;
+  if (config_.trim_padding) {
+    // Packed, anchors and positives run as one forward: one set of GEMMs over both sides' real tokens (larger,
+    // so faster, and half the weight-gradient calls); the narrower side's padding up to the wider costs nothing.
+    const int64_t wa = chunk_width(b.tc_a_extents, 0, batch, config_.pad_multiple, b.tc_a_ids.size(1));
+    const int64_t wb = chunk_width(b.tc_b_extents, 0, batch, config_.pad_multiple, b.tc_b_ids.size(1));
+    const int64_t w = std::max(wa, wb), pad_id = loaded_.model->config().pad_token_id;
+    auto fit = [w](const torch::Tensor& t, int64_t own, int64_t value) {
+      auto cut = t.slice(1, 0, own);
+      return own == w ? cut : torch::constant_pad_nd(cut, {0, w - own}, value);
+    };
+    auto pooled = embed_pooled(torch::cat({fit(b.tc_a_ids, wa, pad_id), fit(b.tc_b_ids, wb, pad_id)}),
+                               torch::cat({fit(b.tc_a_mask, wa, 0), fit(b.tc_b_mask, wb, 0)}));
+    loss = info_nce_loss(pooled.slice(0, 0, batch), pooled.slice(0, batch), config_.temperature);
+  } else {
+    loss = info_nce_loss(anchors(0, batch), positives(0, batch), config_.temperature);
+  }
   (loss * scale).backward();
   return loss.detach();
 }

@@ -192,10 +192,13 @@ TEST(FastPathCpu, BucketedSessionStepEqualsTheUntrimmedStep) {
     if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), kAfterStepsTolerance) << name;
 }
 
-TEST(FastPathCpu, SessionStepWithTrimmingEqualsTheUntrimmedStep) {
-  auto dir = write_model("trim-session");
+// chunk 2: GradCache over trimmed chunks; chunk 0: the plain loss, anchors and positives packed into one forward.
+class TrimmedSessionStep : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(TrimmedSessionStep, EqualsTheUntrimmedStep) {
+  auto dir = write_model("trim-session-" + std::to_string(GetParam()));
   auto c = config("mtpf-tpl");
-  c.chunk_size = 2;
+  c.chunk_size = GetParam();
   c.pad_multiple = 1;  // cut to the exact longest row, the strongest case
   auto untrimmed_config = c;
   untrimmed_config.trim_padding = false;
@@ -211,6 +214,8 @@ TEST(FastPathCpu, SessionStepWithTrimmingEqualsTheUntrimmedStep) {
   for (auto& [name, p] : pb)
     if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), kAfterStepsTolerance) << name;
 }
+
+INSTANTIATE_TEST_SUITE_P(FastPathCpu, TrimmedSessionStep, ::testing::Values(2, 0));
 
 TEST(FastPathCpu, MetricsAreReadOnlyWhenAsked) {
   auto dir = write_model("lazy");
