@@ -14,12 +14,13 @@ scripts/setup.sh --tests
 
 mkdir -p build
 cache=$(mktemp -d "$root/build/javacpp-cache.XXXXXX")
-trap 'rm -rf "$cache"' EXIT
+tmp=$(mktemp -d "$root/build/ctest-tmp.XXXXXX")  # the native tests write their model folders under TMPDIR
+trap 'rm -rf "$cache" "$tmp"' EXIT
 export MAVEN_OPTS="${MAVEN_OPTS:-} -Dorg.bytedeco.javacpp.cachedir=$cache"
 
 echo "== native: build against $(cat build/torch-dir) and ctest"
 scripts/build-native.sh "$root/build/native" "${Torch_DIR:-}" -DMTPF_BUILD_TESTS=ON -DMTPF_BUILD_BENCHMARKS=ON
-(cd build/native && ctest --output-on-failure -j 2)
+(cd build/native && TMPDIR=$tmp ctest --output-on-failure -j 2)
 
 echo "== native/runtime on aarch64: cross-build, ctest under qemu (prints SKIPPED where qemu cannot run)"
 scripts/test-runtime-aarch64.sh "$root/build/aarch64"
