@@ -20,8 +20,10 @@ torch_dir=$("$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_p
 "$venv/bin/python" -c 'import torch, transformers, peft; print("[python-checks] torch", torch.__version__,
       "transformers", transformers.__version__, "peft", peft.__version__)'
 
-built_with=$(sed -n 's/^Torch_DIR:PATH=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
-if [ "$(realpath -m "$built_with")" != "$(realpath -m "$torch_dir")" ] || [ ! -x "$build/native/mtpf_hf_check" ]; then
+# The libtorch BUILD_DIR was configured with (-DTorch_DIR is cached untyped until find_package types it).
+built_with=$(sed -n 's/^Torch_DIR:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null | head -1)
+if [ -z "$built_with" ] || [ "$(realpath -m "$built_with")" != "$(realpath -m "$torch_dir")" ] ||
+   [ ! -x "$build/native/mtpf_hf_check" ]; then
   build=$build-torch2
   echo "== native against libtorch from PyTorch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'): build and ctest"
   # The runtime comes along so that mtpf_hf_check runs it on PEFT's adapters too (and test_runtime_parity against
