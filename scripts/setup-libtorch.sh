@@ -15,7 +15,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 record=$root/build/torch-dir
 venv=$root/build/pyenv
-version=2.13.0
+source "$root/scripts/pyenv.env"
+version=$MTPF_TORCH_VERSION
 mkdir -p "$root/build"
 
 if [ -f "$record" ]; then

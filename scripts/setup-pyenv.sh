@@ -7,7 +7,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$root/build/pyenv
-packages=(torch==2.13.0 transformers==5.18.0 peft==0.21.0 safetensors)
+source "$root/scripts/pyenv.env"
+packages=("${MTPF_PYENV_PACKAGES[@]}")
 if ! command -v python3 >/dev/null; then echo "python3 is missing (apt-get install python3 python3-venv)" >&2; exit 3; fi
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; echo "python3 cannot make a venv (apt-get install python3-venv)" >&2; exit 3; }
