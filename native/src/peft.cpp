@@ -234,7 +234,9 @@ std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& 
   }
   if (found.empty()) fail(file, ": holds no LoRA tensors");
   const int64_t r = config.lora.r;
-  for (const auto& [module, p] : found) {
+  for (const auto& entry : found) {
+    const std::string& module = entry.first;  // a named reference: lambdas cannot capture bindings before C++20
+    const auto& p = entry.second;
     if (!p.a.defined()) fail(file, ": '", p.b_key, "' has no matching lora_A");
     if (!p.b.defined()) fail(file, ": '", p.a_key, "' has no matching lora_B");
     const auto& opts = linears[module]->options;
