@@ -1,6 +1,8 @@
 package io.mtpf.pretrain;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonSetter;
+import com.fasterxml.jackson.annotation.Nulls;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -30,7 +32,7 @@ public final class RunConfig {
   /** fp32, bf16 autocast, or auto: bf16 where the device has bf16 matrix units (CUDA sm80+, AVX512_BF16), else fp32. */
   public String precision = "auto";
   /** The encoder's dropout in training: null = the model's own (config.json), else this probability. */
-  public Double dropout = null;
+  @JsonSetter(nulls = Nulls.SET) public Double dropout = null;
   /** libtorch threads; 0 = all cores. */
   public int threads = 0;
   public String out = "runs/pretrain";
@@ -112,6 +114,8 @@ public final class RunConfig {
   private static ObjectMapper yaml() {
     return new ObjectMapper(new YAMLFactory())
         .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true)
+        // A key with no value ("precision:") or a null in a list is an error naming the key, not a default.
+        .setDefaultSetterInfo(JsonSetter.Value.construct(Nulls.FAIL, Nulls.FAIL))
         .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
   }
 
@@ -145,7 +149,12 @@ public final class RunConfig {
   }
 
   public void validate(String source) {
-    Strategy s = Strategy.parse(strategy);
+    Strategy s;
+    try {
+      s = Strategy.parse(strategy);
+    } catch (MtpfException e) {
+      throw new MtpfException(source + ": " + e.getMessage(), e);
+    }
     if (pcgrad && !s.multiTask()) throw new MtpfException(source + ": pcgrad applies to mtpf and mtpf-tpl only, not " + strategy);
     check(source, steps > 0, "steps must be positive");
     check(source, tc.batchSize >= 2, "tc.batch_size must be at least 2 (in-batch negatives)");
