@@ -6,8 +6,10 @@
 #include "gemm.h"
 
 // On x86-64 Linux the hot loops get x86-64-v3 (AVX2 + FMA) and v4 (AVX-512) clones picked by CPU features at load time (the library itself
-// targets baseline x86-64); elsewhere (aarch64: NEON is baseline) the plain build vectorises them.
-#if defined(__x86_64__) && defined(__linux__) && !defined(__ANDROID__) && defined(__GNUC__) && !defined(__clang__)
+// targets baseline x86-64); elsewhere (aarch64: NEON is baseline) the plain build vectorises them. Not under
+// ThreadSanitizer: the clones' resolvers run during relocation, before TSan's runtime is up, and crash there.
+#if defined(__x86_64__) && defined(__linux__) && !defined(__ANDROID__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
 #define MTPF_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MTPF_VECTOR_CLONES

@@ -274,5 +274,76 @@ TEST(Lora, ConcurrentForwardsAndAdapterLoadsAgree) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
+// 16 callers share one backbone, each with its own mix of adapters per sequence (pooled and token-logit calls),
+// while another thread keeps loading and unloading adapters (named and, by their slots, reused): every caller gets,
+// every time, exactly what it got alone. ThreadSanitizer runs this too (scripts/test-sanitizers.sh).
+TEST(Lora, SixteenCallersWithMixedAdaptersWhileAdaptersComeAndGo) {
+  TinyModel m = write_tiny_model("bert", 91);
+  Backbone bb(m.dir.string(), "fp32");
+  bb.set_num_threads(2);
+  TinyAdapter a = write_adapter(m, 92, {"query", "intermediate"}, {}, 4, 8, false, 5);
+  TinyAdapter b = write_adapter(m, 93, {"key", "output"}, {}, 2, 2, false, 3);
+  TinyAdapter churn = write_adapter(m, 94, {"value"}, {}, 2, 4, false, 4);
+  bb.load_adapter("a", a.dir.string(), "ner");
+  bb.load_adapter("b", b.dir.string(), "ner");
+  const int32_t A = bb.adapter_id("a"), B = bb.adapter_id("b");
+  constexpr int kCallers = 16, kCalls = 12, C = 6;
+  struct Case {
+    Inputs in;
+    std::vector<int32_t> slots;
+    std::vector<float> pooled, logits;
+  };
+  std::vector<Case> cases;
+  for (int t = 0; t < kCallers; ++t) {
+    Case c{make_inputs(m, {3 + t % 5, 9, 1 + t % 7, 12}, 100 + t), {}, {}, {}};
+    const int32_t mixes[4][4] = {{A, B, B, A}, {-1, -1, B, -1}, {B, A, A, B}, {A, -1, A, -1}};
+    c.slots.assign(mixes[t % 4], mixes[t % 4] + 4);
+    c.pooled.resize(static_cast<size_t>(c.in.batch) * m.hidden);
+    c.logits.resize(static_cast<size_t>(c.in.batch) * c.in.seq * C);
+    bb.embed(c.in.ids.data(), c.in.mask.data(), nullptr, c.slots.data(), c.in.batch, c.in.seq, "mean", true,
+             c.pooled.data());
+    if (t % 2 == 0)  // token logits need a head on every sequence's adapter: mixes 0 and 2
+      bb.token_logits(c.in.ids.data(), c.in.mask.data(), nullptr, c.slots.data(), c.in.batch, c.in.seq, C,
+                      c.logits.data());
+    cases.push_back(std::move(c));
+  }
+  std::atomic<int> mismatches{0}, errors{0}, churned{0};
+  std::atomic<bool> stop{false};
+  std::thread loader([&] {
+    for (int i = 0; !stop; ++i) {
+      const std::string name = "churn" + std::to_string(i % 3);
+      bb.load_adapter(name, churn.dir.string(), i % 2 ? "ner" : "");
+      bb.unload_adapter(name);
+      ++churned;
+    }
+  });
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kCallers; ++t)
+    callers.emplace_back([&, t] {
+      const Case& c = cases[t];
+      std::vector<float> pooled(c.pooled.size()), logits(c.logits.size());
+      try {
+        for (int i = 0; i < kCalls; ++i) {
+          bb.embed(c.in.ids.data(), c.in.mask.data(), nullptr, c.slots.data(), c.in.batch, c.in.seq, "mean", true,
+                   pooled.data());
+          if (max_abs_diff(pooled.data(), c.pooled.data(), pooled.size()) > 1e-5) ++mismatches;
+          if (t % 2 == 1) continue;
+          bb.token_logits(c.in.ids.data(), c.in.mask.data(), nullptr, c.slots.data(), c.in.batch, c.in.seq, C,
+                          logits.data());
+          if (max_abs_diff(logits.data(), c.logits.data(), logits.size()) > 1e-5) ++mismatches;
+        }
+      } catch (const std::exception& e) {
+        ++errors;
+        ADD_FAILURE() << "caller " << t << ": " << e.what();
+      }
+    });
+  for (auto& c : callers) c.join();
+  stop = true;
+  loader.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_GT(churned.load(), 0);
+}
+
 }  // namespace
 }  // namespace mtpf::rt
