@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "atomic_file.h"
 #include "errors.h"
 #include "lora.h"
 #include "safetensors.h"
@@ -129,14 +130,7 @@ void model_folder_save(const LoadedModel& loaded, const std::string& dir_name) {
     tensors[param.key()] = param.value().detach().to(torch::kCPU, torch::kFloat32);
   }
   safetensors_write((dir / "model.safetensors").string(), tensors, {{"format", "pt"}});
-  {
-    const fs::path tmp = dir / "config.json.tmp";
-    std::ofstream out(tmp);
-    out << loaded.model->config().raw.dump(2) << "\n";
-    if (!out) fail(tmp.string(), ": write failed");
-    out.close();
-    fs::rename(tmp, dir / "config.json");
-  }
+  write_text_atomic((dir / "config.json").string(), loaded.model->config().raw.dump(2) + "\n");
   if (!loaded.source_dir.empty() && fs::path(loaded.source_dir) != dir) {
     for (const char* name : kTokenizerFiles) {
       const fs::path src = fs::path(loaded.source_dir) / name;

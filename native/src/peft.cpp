@@ -10,6 +10,8 @@
 #include <regex>
 #include <set>
 
+#include "../runtime/src/json_number.h"
+#include "atomic_file.h"
 #include "errors.h"
 #include "safetensors.h"
 
@@ -41,15 +43,7 @@ json json_read(const fs::path& path) {
   }
 }
 
-void json_write(const fs::path& path, const json& j) {  // temp + rename, as safetensors_write
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
-    if (!out) fail(tmp.string(), ": write failed");
-  }
-  fs::rename(tmp, path);
-}
+void json_write(const fs::path& path, const json& j) { write_text_atomic(path.string(), j.dump(2) + "\n"); }
 
 void make_dir(const std::string& dir) {
   std::error_code ec;
@@ -184,7 +178,11 @@ PeftAdapterConfig peft_read_config(const std::string& dir) {
       c.target_modules = t->get<std::vector<std::string>>();
     }
     if (const json* l = get("layers_to_transform"))
-      c.layers_to_transform = l->is_number() ? std::vector<int>{l->get<int>()} : l->get<std::vector<int>>();
+      for (const json& v : l->is_array() ? *l : json::array({*l})) {
+        auto layer = json_integer<int>(v);
+        if (!layer) fail(src, ": layers_to_transform holds ", v.dump(), ", not a layer index");
+        c.layers_to_transform.push_back(*layer);
+      }
     if (const json* m = get("modules_to_save")) c.modules_to_save = m->get<std::vector<std::string>>();
     if (get("base_model_name_or_path")) c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
     if (get("task_type")) c.task_type = j["task_type"].get<std::string>();
@@ -298,8 +296,11 @@ PeftHead peft_load_head(const std::string& dir, const std::string& name) {
   PeftHead head;
   int64_t in = 0, n = 0;
   try {
-    in = meta.at("in_features").get<int64_t>();
-    n = meta.at("num_labels").get<int64_t>();
+    const auto in_features = json_integer<int64_t>(meta.at("in_features"));
+    const auto labels = json_integer<int64_t>(meta.at("num_labels"));
+    if (!in_features || !labels) fail(meta_path, ": in_features and num_labels must be integers");
+    in = *in_features;
+    n = *labels;
     if (meta.contains("labels") && !meta["labels"].is_null())
       head.labels = meta["labels"].get<std::vector<std::string>>();
   } catch (const json::exception& e) {

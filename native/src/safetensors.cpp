@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../runtime/src/json_number.h"
+#include "atomic_file.h"
 #include "errors.h"
 
 namespace mtpf {
@@ -80,7 +82,10 @@ SafetensorsFile safetensors_read(const std::string& path) {
     for (const auto& s : e["shape"]) {
       if (!s.is_number_integer() || s.get<int64_t>() < 0) fail(path, ": tensor '", name, "' has a bad shape ", e["shape"].dump());
       shape.push_back(s.get<int64_t>());
-      numel *= shape.back();
+      auto product = checked_mul(numel, shape.back());
+      if (!product || !checked_mul(*product, int64_t(d->size)))
+        fail(path, ": tensor '", name, "' has a shape ", e["shape"].dump(), " too large for any file");
+      numel = *product;
     }
     const auto& off = e["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_integer() || !off[1].is_number_integer())
@@ -118,20 +123,14 @@ void safetensors_write(const std::string& path, const std::map<std::string, torc
   }
   std::string h = header.dump();
   while ((h.size() + 8) % 8 != 0) h.push_back(' ');  // keep data 8-byte aligned, as HF's writer does
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(tmp, ": cannot open for writing");
+  write_file_atomic(path, [&](std::ostream& out) {
     uint64_t n = h.size();
     char len_bytes[8];
     for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<char>((n >> (8 * i)) & 0xff);
     out.write(len_bytes, 8);
     out.write(h.data(), h.size());
     for (const auto& t : data) out.write(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
-    out.flush();
-    if (!out) fail(tmp, ": write failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(path, ": cannot rename ", tmp, " into place");
+  });
 }
 
 }  // namespace mtpf

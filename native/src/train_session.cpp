@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "atomic_file.h"
 #include "errors.h"
 #include "fused_adamw.h"
 #include "grad_cache.h"
@@ -534,20 +535,28 @@ torch::Tensor TrainSession::embed_tokens(const torch::Tensor& ids, const torch::
 
 void TrainSession::save_checkpoint(const std::string& dir, const nlohmann::json& extra) const {
   check_finite();  // weights after a non-finite loss never become a checkpoint
+  // Written into "<dir>.tmp", renamed when complete: a failed write (a full disk) leaves no half checkpoint, and
+  // the caller's pointer to the last good one ("latest") is only moved after this returns.
   const fs::path final_dir(dir), tmp = fs::path(dir + ".tmp");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  std::map<std::string, torch::Tensor> tensors;
-  for (const auto& p : loaded_.model->named_parameters()) tensors["model." + p.key()] = p.value().detach().cpu();
-  if (ner_head_)
-    for (const auto& p : ner_head_->named_parameters()) tensors["ner_head." + p.key()] = p.value().detach().cpu();
-  safetensors_write((tmp / "weights.safetensors").string(), tensors);
-  torch::serialize::OutputArchive archive;
-  optimizer_->save(archive);
-  archive.save_to((tmp / "optimizer.pt").string());
-  nlohmann::json state = {{"format", "mtpf-checkpoint-1"}, {"optimizer_steps", step_}, {"micro_steps", micro_step_},
-                          {"config", config_.to_json()}, {"model_dir", loaded_.source_dir}, {"extra", extra}};
-  std::ofstream(tmp / "state.json") << state.dump(2) << "\n";
+  try {
+    std::map<std::string, torch::Tensor> tensors;
+    for (const auto& p : loaded_.model->named_parameters()) tensors["model." + p.key()] = p.value().detach().cpu();
+    if (ner_head_)
+      for (const auto& p : ner_head_->named_parameters()) tensors["ner_head." + p.key()] = p.value().detach().cpu();
+    safetensors_write((tmp / "weights.safetensors").string(), tensors);
+    torch::serialize::OutputArchive archive;
+    optimizer_->save(archive);
+    write_file_atomic((tmp / "optimizer.pt").string(), [&](std::ostream& out) { archive.save_to(out); });
+    nlohmann::json state = {{"format", "mtpf-checkpoint-1"}, {"optimizer_steps", step_}, {"micro_steps", micro_step_},
+                            {"config", config_.to_json()}, {"model_dir", loaded_.source_dir}, {"extra", extra}};
+    write_text_atomic((tmp / "state.json").string(), state.dump(2) + "\n");
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    throw;
+  }
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
 }

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "errors.h"
+#include "json_number.h"
 #include "safetensors.h"
 
 namespace fs = std::filesystem;
@@ -96,9 +97,9 @@ PeftConfig peft_read_config(const std::string& dir) {
   try {
     if (!get("peft_type") || j["peft_type"] != "LORA")
       fail(src, ": peft_type is ", get("peft_type") ? j["peft_type"].dump() : "missing", "; the runtime reads LORA");
-    if (!get("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0)
-      fail(src, ": r must be a positive integer");
-    c.r = j["r"].get<int>();
+    const auto r = get("r") ? json_integer<int>(j["r"]) : std::nullopt;
+    if (!r || *r <= 0) fail(src, ": r must be a positive integer");
+    c.r = *r;
     if (get("lora_alpha")) c.lora_alpha = j["lora_alpha"].get<double>();
     c.use_rslora = is_true("use_rslora");
     if (get("bias") && j["bias"] != "none") fail(src, ": bias ", j["bias"].dump(), " is not supported");
@@ -119,7 +120,11 @@ PeftConfig peft_read_config(const std::string& dir) {
       c.target_modules = t->get<std::vector<std::string>>();
     }
     if (const json* l = get("layers_to_transform"))
-      c.layers_to_transform = l->is_number() ? std::vector<int>{l->get<int>()} : l->get<std::vector<int>>();
+      for (const json& v : l->is_array() ? *l : json::array({*l})) {
+        auto layer = json_integer<int>(v);
+        if (!layer) fail(src, ": layers_to_transform holds ", v.dump(), ", not a layer index");
+        c.layers_to_transform.push_back(*layer);
+      }
     if (const json* m = get("modules_to_save")) c.modules_to_save = m->get<std::vector<std::string>>();
     if (get("base_model_name_or_path")) c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
   } catch (const json::exception& e) {
@@ -198,8 +203,11 @@ Head head_read(const std::string& dir, const std::string& name, int hidden_size)
   Head head;
   int in = 0;
   try {
-    in = meta.at("in_features").get<int>();
-    head.classes = meta.at("num_labels").get<int>();
+    const auto in_features = json_integer<int>(meta.at("in_features"));
+    const auto classes = json_integer<int>(meta.at("num_labels"));
+    if (!in_features || !classes) fail(meta_path, ": in_features and num_labels must be integers");
+    in = *in_features;
+    head.classes = *classes;
     if (meta.contains("labels") && !meta["labels"].is_null())
       head.labels = meta["labels"].get<std::vector<std::string>>();
   } catch (const json::exception& e) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.h"
+#include "json_number.h"
 
 namespace mtpf::rt {
 
@@ -84,11 +85,17 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     SafetensorsEntry entry;
     try {
       entry.dtype = e.at("dtype").get<std::string>();
-      entry.shape = e.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = e.at("data_offsets").get<std::vector<uint64_t>>();
-      if (offsets.size() != 2) fail(path, ": tensor '", name, "': data_offsets must hold two numbers");
-      entry.begin = offsets[0];
-      entry.end = offsets[1];
+      for (const auto& d : e.at("shape")) {
+        auto dim = json_integer<int64_t>(d);
+        if (!dim) fail(path, ": tensor '", name, "' has a bad shape ", e.at("shape").dump());
+        entry.shape.push_back(*dim);
+      }
+      const auto& offsets = e.at("data_offsets");
+      const auto begin = offsets.is_array() && offsets.size() == 2 ? json_integer<uint64_t>(offsets[0]) : std::nullopt;
+      const auto end = offsets.is_array() && offsets.size() == 2 ? json_integer<uint64_t>(offsets[1]) : std::nullopt;
+      if (!begin || !end) fail(path, ": tensor '", name, "': data_offsets must hold two byte offsets, not ", offsets.dump());
+      entry.begin = *begin;
+      entry.end = *end;
     } catch (const nlohmann::json::exception& ex) {
       fail(path, ": tensor '", name, "': bad header entry (", ex.what(), ")");
     }
@@ -97,6 +104,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     uint64_t count = 1;
     for (int64_t d : entry.shape) {
       if (d < 0) fail(path, ": tensor '", name, "' has a negative dimension in shape ", shape_string(entry.shape));
+      if (d != 0 && count > std::numeric_limits<uint64_t>::max() / elem / static_cast<uint64_t>(d))
+        fail(path, ": tensor '", name, "' has a shape ", shape_string(entry.shape), " too large for any file");
       count *= static_cast<uint64_t>(d);
     }
     if (entry.begin > entry.end || entry.end > data_size)
