@@ -12,8 +12,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 packages=(openjdk-17-jdk-headless maven cmake g++ make libgtest-dev nlohmann-json3-dev unzip)
 # The aarch64 cross-build of native/runtime (scripts/test-runtime-aarch64.sh) runs its tests under qemu-user. Optional:
 # where they cannot be installed, that step prints SKIPPED instead of failing the whole setup.
-cross_packages=(g++-aarch64-linux-gnu qemu-user)
+# clang with libFuzzer builds the native fuzz targets (scripts/fuzz.sh; also optional, SKIPPED where missing).
+cross_packages=(g++-aarch64-linux-gnu qemu-user clang libclang-rt-14-dev)
 [ "${1:-}" = --tests ] || cross_packages=()
+# Only what this Debian/Ubuntu release has (Ubuntu ships libFuzzer inside clang's own packages).
+available=()
+for p in "${cross_packages[@]}"; do
+  apt-cache show "$p" >/dev/null 2>&1 || dpkg-query -W "$p" >/dev/null 2>&1 && available+=("$p")
+done
+cross_packages=("${available[@]}")
 
 install_packages() {
   missing=()
@@ -40,10 +47,10 @@ install_packages() {
     if [ "${MTPF_NO_INSTALL:-}" != 1 ] && command -v apt-get >/dev/null; then
       sudo=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo=sudo
       if [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; then
-        echo "mtpf setup: installing ${cross_missing[*]} (aarch64 cross-build)" >&2
+        echo "mtpf setup: installing ${cross_missing[*]} (aarch64 cross-build, fuzzing)" >&2
         { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
             "${cross_missing[@]}" >/dev/null; } ||
-          echo "mtpf setup: could not install ${cross_missing[*]}; the aarch64 test step will be skipped" >&2
+          echo "mtpf setup: could not install ${cross_missing[*]}; the aarch64 and fuzzing steps will be skipped" >&2
       fi
     fi
     return 0
@@ -69,7 +76,7 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ ${#cross_missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${cross_missing[@]}" >/dev/null ||
-      echo "mtpf setup: could not install ${cross_missing[*]}; the aarch64 test step will be skipped" >&2
+      echo "mtpf setup: could not install ${cross_missing[*]}; the aarch64 and fuzzing steps will be skipped" >&2
   fi
 }
 
