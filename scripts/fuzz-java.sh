@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the Java parsers with Jazzer through its JUnit integration: each @FuzzTest method in fuzzing mode
-# (JAZZER_FUZZ=1), one JVM per target (Jazzer fuzzes one per run), after `mvn install` built the modules.
+# (JAZZER_FUZZ=1), one JVM per target (Jazzer fuzzes one per run), two at a time, after `mvn install` built the modules.
 #   scripts/fuzz-java.sh [--seconds N]   per target (default 20)
 # Findings: Jazzer writes the failing input into the target's ...FuzzTestInputs/<method>/ resource folder — from
 # then on a regression input replayed by every plain test run — and the run fails.
@@ -28,21 +28,35 @@ targets=(
 logs=$root/build/fuzz-java
 mkdir -p "$logs"
 cd "$root"
-status=0
-for t in "${targets[@]}"; do
-  module=${t%% *} test=${t#* }
-  log=$logs/${test##*.}.log
+# Two targets at a time (one core each: the fuzzing JVM runs one thread).
+fuzz_one() {
+  local module=${1%% *} test=${1#* }
+  local name=${test##*.} log=$logs/${test##*.}.log
   # The libFuzzer budget goes in through Jazzer's JUnit configuration (jazzer.internal.arg.N: argv of the fuzzer).
   if JAZZER_FUZZ=1 mvn -o -q -pl "$module" surefire:test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
       -Djazzer.internal.arg.0=jazzer -Djazzer.internal.arg.1=-max_total_time="$seconds" \
       -Djazzer.internal.arg.2=-max_len=65536 -Djazzer.internal.arg.3=-print_final_stats=1 > "$log" 2>&1; then
-    execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' -r "$root/$module/target/surefire-reports" "$log" 2>/dev/null |
-      grep -o '[0-9]*$' | tail -1)
-    echo "[fuzz-java] $test: ${execs:-?} executions, no finding" >&2
+    local execs
+    execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+    echo "ok $test: ${execs:-?} executions, no finding" > "$logs/$name.result"
   else
+    echo "FAIL $test: FINDING or failure (log: $log)" > "$logs/$name.result"
+  fi
+}
+jobs_max=$(( $(nproc) < 2 ? 1 : 2 ))
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  fuzz_one "$t" &
+done
+wait
+status=0
+for t in "${targets[@]}"; do
+  test=${t#* } name=${t##*.}
+  r=$(cat "$logs/$name.result" 2>/dev/null || echo "FAIL $test: no result")
+  echo "[fuzz-java] ${r#* }" >&2
+  if [ "${r%% *}" != ok ]; then
     status=1
-    echo "[fuzz-java] $test: FINDING or failure (log: $log)" >&2
-    grep -a -m5 -E 'FuzzTest|Exception|Error|expected' "$log" >&2 || tail -20 "$log" >&2
+    grep -a -m5 -E 'FuzzTest|Exception|Error|expected' "$logs/$name.log" >&2 || tail -20 "$logs/$name.log" >&2
   fi
 done
 exit $status

@@ -50,26 +50,42 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:symbolize=1 UBSAN_OPTIONS=pr
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=$(mktemp -d /dev/shm/mtpf-fuzz.XXXXXX); else TMPDIR=$(mktemp -d "$build/tmp.XXXXXX"); fi
 export TMPDIR
 trap 'rm -rf "$TMPDIR" "$probe"' EXIT
-for t in ${targets//,/ }; do
-  kind=${t#*_}
-  corpus=$build/corpus/$t findings=$build/findings/$t regress=$root/native/fuzz/regressions/$t
+# One target per core at a time (each fuzzer is one process); each writes its summary line to a file.
+fuzz_one() {
+  local t=$1 corpus=$build/corpus/$1 findings=$build/findings/$1 regress=$root/native/fuzz/regressions/$1
   mkdir -p "$corpus" "$findings"
-  # Replay: every input once.
+  rm -f "$findings/result"
+  # Replay: every input that ever failed, once.
   if [ -d "$regress" ] && [ -n "$(ls -A "$regress")" ]; then
-    "$build/$t" "$regress"/* > "$findings/replay.log" 2>&1 || { echo "[fuzz] $t: a regression input fails again" >&2;
-      tail -30 "$findings/replay.log" >&2; status=1; continue; }
+    if ! "$build/$t" "$regress"/* > "$findings/replay.log" 2>&1; then
+      echo "FAIL $t: a regression input fails again (log: $findings/replay.log)" > "$findings/result"
+      return
+    fi
   fi
-  budget=(-max_total_time="$seconds"); [ -n "$runs" ] && budget=(-runs="$runs")
-  log=$findings/fuzz.log
+  local budget=(-max_total_time="$seconds"); [ -n "$runs" ] && budget=(-runs="$runs")
+  local log=$findings/fuzz.log
   if "$build/$t" "${budget[@]}" -rss_limit_mb=2560 -malloc_limit_mb=2048 -max_len=65536 -timeout=10 \
       -artifact_prefix="$findings/" -print_final_stats=1 "$corpus" "$build/seeds/$t" > "$log" 2>&1; then
+    local execs cov
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo "?")
-    summary+=("$t: $execs executions, coverage $cov edges, corpus $(ls "$corpus" | wc -l) inputs, no finding")
+    echo "ok $t: $execs executions, coverage $cov edges, corpus $(ls "$corpus" | wc -l) inputs, no finding" > "$findings/result"
   else
+    echo "FAIL $t: FINDING — $(ls "$findings" | grep -E '^(crash|leak|timeout|oom)-' | head -1) (log: $log)" > "$findings/result"
+  fi
+}
+jobs_max=$(nproc)
+for t in ${targets//,/ }; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  fuzz_one "$t" &
+done
+wait
+for t in ${targets//,/ }; do
+  r=$(cat "$build/findings/$t/result" 2>/dev/null || echo "FAIL $t: no result")
+  summary+=("${r#* }")
+  if [ "${r%% *}" != ok ]; then
     status=1
-    summary+=("$t: FINDING — $(ls "$findings" | grep -E '^(crash|leak|timeout|oom)-' | head -1) (log: $log)")
-    grep -m3 -E 'FINDING|ERROR: AddressSanitizer|runtime error|SUMMARY' "$log" >&2 || tail -20 "$log" >&2
+    grep -h -m3 -E 'FINDING|ERROR: AddressSanitizer|runtime error|SUMMARY' "$build/findings/$t"/*.log >&2 || true
   fi
 done
 printf '[fuzz] %s\n' "${summary[@]}" >&2

@@ -20,8 +20,9 @@ tmp=$(mktemp -d "$root/build/ctest-tmp.XXXXXX")  # the native tests write their 
 trap 'rm -rf "$cache" "$tmp"' EXIT
 export MAVEN_OPTS="${MAVEN_OPTS:-} -Dorg.bytedeco.javacpp.cachedir=$cache"
 
-echo "== native: build against $(cat build/torch-dir): the libraries Java loads, the benchmark programs"
-scripts/build-native.sh "$root/build/native" "${Torch_DIR:-}" -DMTPF_BUILD_TESTS=OFF -DMTPF_BUILD_BENCHMARKS=ON
+# The native benchmark programs are left out here (CI's 30 minutes); scripts/bench-train-step.sh builds them.
+echo "== native: build against $(cat build/torch-dir): the libraries Java loads"
+scripts/build-native.sh "$root/build/native" "${Torch_DIR:-}" -DMTPF_BUILD_TESTS=OFF -DMTPF_BUILD_BENCHMARKS=OFF
 
 # The native suites (core and runtime) run once, in a build instrumented with ASan + UBSan (build/asan): the same
 # tests, and every memory error or undefined behaviour on their way fails them. TSan then runs the runtime's
@@ -35,10 +36,10 @@ echo "== native/runtime on aarch64: cross-build, ctest under qemu (prints SKIPPE
 scripts/test-runtime-aarch64.sh "$root/build/aarch64"
 
 echo "== java: mvn install (all modules and tests; JavaCPP cache $cache)"
-mvn -B -ntp install -Dtorch.dir="${Torch_DIR:-}" -Dnative.tests=OFF -Dnative.benchmarks=ON -Djavacpp.cachedir="$cache"
+mvn -B -ntp install -Dtorch.dir="${Torch_DIR:-}" -Dnative.tests=OFF -Dnative.benchmarks=OFF -Djavacpp.cachedir="$cache"
 
-echo "== fuzzing, Java: Jazzer on every parser of outside files, 10 s each (scripts/fuzz-java.sh)"
-scripts/fuzz-java.sh --seconds 10
+echo "== fuzzing, Java: Jazzer on every parser of outside files, 6 s each (scripts/fuzz-java.sh)"
+scripts/fuzz-java.sh --seconds 6
 
 echo "== python: HF transformers and PEFT parity (SKIPPED where pip cannot)"
 scripts/python-checks.sh "$root/build/asan"

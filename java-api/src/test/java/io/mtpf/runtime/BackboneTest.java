@@ -188,6 +188,54 @@ class BackboneTest {
     }
   }
 
+  /**
+   * 16 callers share one backbone, each with its own mix of adapters per text, while another thread keeps loading,
+   * using and closing adapters (closing detaches them from every backbone): every call equals the single-threaded
+   * result, and no call fails.
+   */
+  @Test
+  void sixteenCallersWithMixedAdaptersWhileAdaptersComeAndGo() throws Exception {
+    try (Backbone bb = Backbone.load(model, BackboneOptions.defaults().withBatchSize(2).withThreads(2));
+        Adapter a = Adapter.load(adapterA); Adapter b = Adapter.load(adapterB)) {
+      List<List<Adapter>> mixes = List.of(Arrays.asList(a, b, null, a, b), Arrays.asList(null, null, b, b, a),
+          Arrays.asList(b, a, a, null, null), Arrays.asList(a, a, a, a, a));
+      List<float[][]> expected = new ArrayList<>();
+      for (List<Adapter> mix : mixes) expected.add(bb.embedMixed(TEXTS, mix));
+      List<Entity> expectedTags = bb.tag(TEXTS.get(4), b);
+      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicInteger churned = new java.util.concurrent.atomic.AtomicInteger();
+      ExecutorService pool = Executors.newFixedThreadPool(17);
+      try {
+        Future<?> loader = pool.submit(() -> {
+          while (!stop.get()) {
+            try (Adapter c = Adapter.load(adapterA)) {
+              bb.embed(TEXTS.subList(0, 1), c);
+            }
+            churned.incrementAndGet();
+          }
+          return null;
+        });
+        List<Future<String>> callers = new ArrayList<>();
+        for (int t = 0; t < 16; t++) {
+          final int mix = t % mixes.size();
+          callers.add(pool.submit(() -> {
+            for (int rep = 0; rep < 8; rep++) {
+              if (maxDiff(expected.get(mix), bb.embedMixed(TEXTS, mixes.get(mix))) > 1e-6) return "embedMixed differed";
+              if (!expectedTags.equals(bb.tag(TEXTS.get(4), b))) return "tag differed";
+            }
+            return "";
+          }));
+        }
+        for (Future<String> f : callers) assertEquals("", f.get(), "a concurrent caller");
+        stop.set(true);
+        loader.get();
+        assertTrue(churned.get() > 0, "the loader thread loaded and closed adapters");
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
   @Test
   void int8WeightsStayCloseToFp32() {
     try (Backbone fp32 = Backbone.load(model); Backbone int8 = Backbone.load(model, BackboneOptions.defaults().withInt8(true))) {
