@@ -41,14 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const std::exception& e) {
     mtpf_fuzz::unexpected(typeid(e).name(), e.what());
   }
-  try {
+  mtpf_fuzz::read_or_refuse<mtpf::Error>({head_json, head_weights, dir}, [&] {
     auto h = mtpf::peft_load_head(dir, "ner");
     volatile int64_t sink = h.weight.numel() + int64_t(h.labels.size());
     (void)sink;
-  } catch (const mtpf::Error& e) {
-    mtpf_fuzz::expect_named(e, {head_json, head_weights, dir});
-  } catch (const std::exception& e) {
-    mtpf_fuzz::unexpected(typeid(e).name(), e.what());
-  }
+  });
   return 0;
 }

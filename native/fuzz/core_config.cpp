@@ -7,7 +7,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = mtpf_fuzz::write_file("config.json", {reinterpret_cast<const char*>(data), size});
-  try {
+  mtpf_fuzz::read_or_refuse<mtpf::Error>({path}, [&] {
     auto c = mtpf::config_read(path);
     const double params = double(c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * c.hidden_size +
                           double(c.num_hidden_layers) * (4.0 * c.hidden_size + 2.0 * c.intermediate_size) * c.hidden_size;
@@ -16,10 +16,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       volatile int64_t sink = model->max_sequence_length();
       (void)sink;
     }
-  } catch (const mtpf::Error& e) {
-    mtpf_fuzz::expect_named(e, {path});
-  } catch (const std::exception& e) {
-    mtpf_fuzz::unexpected(typeid(e).name(), e.what());
-  }
+  });
   return 0;
 }

@@ -5,16 +5,12 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = mtpf_fuzz::write_file("model.safetensors", {reinterpret_cast<const char*>(data), size});
-  try {
+  mtpf_fuzz::read_or_refuse<mtpf::Error>({path}, [&] {
     auto file = mtpf::safetensors_read(path);
     for (const auto& [name, t] : file.tensors) {
       volatile double sink = t.numel() ? t.to(torch::kDouble).sum().item<double>() : 0.0;
       (void)sink;
     }
-  } catch (const mtpf::Error& e) {
-    mtpf_fuzz::expect_named(e, {path});
-  } catch (const std::exception& e) {
-    mtpf_fuzz::unexpected(typeid(e).name(), e.what());
-  }
+  });
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <typeinfo>
 #include <string_view>
 #include <vector>
 
@@ -63,6 +64,18 @@ void expect_named(const Error& e, std::initializer_list<std::string> names) {
 inline void unexpected(const char* kind, const char* what) {
   std::fprintf(stderr, "FINDING: %s escaped the parser: %s\n", kind, what);
   std::abort();
+}
+
+// Runs one parse: returning is fine, so is an `Error` naming one of `names`; anything else is a finding.
+template <typename Error, typename Body>
+void read_or_refuse(std::initializer_list<std::string> names, Body body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    expect_named(e, names);
+  } catch (const std::exception& e) {
+    unexpected(typeid(e).name(), e.what());
+  }
 }
 
 }  // namespace mtpf_fuzz

@@ -30,24 +30,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string head_json = mtpf_fuzz::write_file("head_ner.json", parts[2]);
   const std::string head_weights = mtpf_fuzz::write_file("head_ner.safetensors", parts[3]);
   const std::string dir = mtpf_fuzz::work_dir().string();
-  try {
+  mtpf_fuzz::read_or_refuse<std::runtime_error>({config, weights, dir}, [&] {
     auto c = mtpf::rt::peft_read_config(dir);
     auto w = mtpf::rt::peft_read_weights(dir, c, linears);
     volatile float sink = c.scaling() + float(w.size());
     (void)sink;
-  } catch (const std::runtime_error& e) {
-    mtpf_fuzz::expect_named(e, {config, weights, dir});
-  } catch (const std::exception& e) {
-    mtpf_fuzz::unexpected(typeid(e).name(), e.what());
-  }
-  try {
+  });
+  mtpf_fuzz::read_or_refuse<std::runtime_error>({head_json, head_weights, dir}, [&] {
     auto h = mtpf::rt::head_read(dir, "ner", 8);
     volatile size_t sink = h.weight.size() + h.labels.size();
     (void)sink;
-  } catch (const std::runtime_error& e) {
-    mtpf_fuzz::expect_named(e, {head_json, head_weights, dir});
-  } catch (const std::exception& e) {
-    mtpf_fuzz::unexpected(typeid(e).name(), e.what());
-  }
+  });
   return 0;
 }

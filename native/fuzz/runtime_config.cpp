@@ -6,14 +6,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = mtpf_fuzz::write_file("config.json", {reinterpret_cast<const char*>(data), size});
-  try {
+  mtpf_fuzz::read_or_refuse<std::runtime_error>({path}, [&] {
     auto c = mtpf::rt::config_read(path);
     volatile int sink = c.head_dim() + c.max_sequence_length();
     (void)sink;
-  } catch (const std::runtime_error& e) {
-    mtpf_fuzz::expect_named(e, {path});
-  } catch (const std::exception& e) {
-    mtpf_fuzz::unexpected(typeid(e).name(), e.what());
-  }
+  });
   return 0;
 }
