@@ -33,7 +33,9 @@ fuzz_one() {
   local module=${1%% *} test=${1#* }
   local name=${test##*.} log=$logs/${test##*.}.log
   # The libFuzzer budget goes in through Jazzer's JUnit configuration (jazzer.internal.arg.N: argv of the fuzzer).
+  # Each run its own surefire folder: two runs in one module would otherwise delete each other's booter jar.
   if JAZZER_FUZZ=1 mvn -o -q -pl "$module" surefire:test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
+      -DtempDir="surefire-fuzz-${name//#/-}" \
       -Djazzer.internal.arg.0=jazzer -Djazzer.internal.arg.1=-max_total_time="$seconds" \
       -Djazzer.internal.arg.2=-max_len=65536 -Djazzer.internal.arg.3=-print_final_stats=1 > "$log" 2>&1; then
     local execs
