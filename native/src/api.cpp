@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "distributed.h"
 #include "errors.h"
 #include "kmeans.h"
 #include "logistic_regression.h"
@@ -162,7 +163,76 @@ class TrainSessionImpl {
   std::unique_ptr<TrainSession> session;
 };
 
-Trainer::Trainer(const std::string& model_dir, const std::string& config_json) : impl_(nullptr) {
+class ProcessGroupImpl {
+ public:
+  std::unique_ptr<ProcessGroup> group;
+};
+
+DistributedGroup::DistributedGroup(const std::string& config_json, const std::string& device) : impl_(nullptr) {
+  guarded("joining the process group", [&] {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(config_json);
+    } catch (const nlohmann::json::exception& e) {
+      fail("distributed config: malformed JSON (", e.what(), ")");
+    }
+    torch::Device d(torch::kCPU);
+    try {
+      d = torch::Device(device);
+    } catch (const c10::Error&) {
+      fail("unknown device '", device, "' (cpu, cuda or cuda:N)");
+    }
+    auto impl = std::make_unique<ProcessGroupImpl>();
+    impl->group = std::make_unique<ProcessGroup>(DistributedConfig::from_json(j), d);
+    impl_ = impl.release();
+    return 0;
+  });
+}
+
+DistributedGroup::~DistributedGroup() { delete impl_; }
+int DistributedGroup::rank() const { return impl_->group->rank(); }
+int DistributedGroup::size() const { return impl_->group->size(); }
+std::string DistributedGroup::backend() const { return impl_->group->backend(); }
+
+void DistributedGroup::barrier() {
+  guarded("barrier", [&] {
+    impl_->group->barrier();
+    return 0;
+  });
+}
+
+std::string DistributedGroup::broadcast_string(const std::string& value) {
+  return guarded("broadcast", [&] {
+    auto& g = *impl_->group;
+    auto size = torch::tensor({static_cast<int64_t>(value.size())});
+    g.broadcast_from_rank0({size});
+    auto bytes = torch::zeros({size.item<int64_t>()}, torch::kUInt8);
+    if (g.rank() == 0) std::memcpy(bytes.data_ptr(), value.data(), value.size());
+    g.broadcast_from_rank0({bytes});
+    return std::string(reinterpret_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+  });
+}
+
+void DistributedGroup::all_reduce_sum(double* values, int n) {
+  if (!values || n <= 0) fail("all_reduce_sum: no values");
+  guarded("all-reduce", [&] {
+    auto t = torch::from_blob(values, {n}, torch::kFloat64).clone();
+    impl_->group->all_reduce_sum({t});
+    std::memcpy(values, t.data_ptr<double>(), n * sizeof(double));
+    return 0;
+  });
+}
+
+std::string distributed_unavailable(const std::string& device) {
+  return guarded("distributed", [&] {
+    torch::Device d(device);
+    return distributed_available(d) ? std::string() : distributed_unavailable_reason(d);
+  });
+}
+
+Trainer::Trainer(const std::string& model_dir, const std::string& config_json) : Trainer(model_dir, config_json, nullptr) {}
+
+Trainer::Trainer(const std::string& model_dir, const std::string& config_json, DistributedGroup* group) : impl_(nullptr) {
   guarded("creating the trainer", [&] {
     nlohmann::json j;
     try {
@@ -171,7 +241,8 @@ Trainer::Trainer(const std::string& model_dir, const std::string& config_json) :
       fail("trainer config: malformed JSON (", e.what(), ")");
     }
     auto impl = std::make_unique<TrainSessionImpl>();
-    impl->session = std::make_unique<TrainSession>(model_dir, TrainConfig::from_json(j));
+    impl->session = std::make_unique<TrainSession>(model_dir, TrainConfig::from_json(j),
+                                                   group ? group->impl()->group.get() : nullptr);
     impl_ = impl.release();
     return 0;
   });

@@ -40,6 +40,23 @@ torch::Tensor info_nce_loss(const torch::Tensor& anchors, const torch::Tensor& p
   return loss;
 }
 
+torch::Tensor info_nce_loss_sharded(const torch::Tensor& anchors, const torch::Tensor& all_positives, int64_t offset,
+                                    double temperature) {
+  if (!anchors.defined() || !all_positives.defined()) fail("info_nce_loss_sharded: inputs must be defined");
+  if (anchors.dim() != 2 || all_positives.dim() != 2 || anchors.size(1) != all_positives.size(1))
+    fail("info_nce_loss_sharded: anchors ", anchors.sizes(), " and positives ", all_positives.sizes(),
+         " must be [b, H] and [B, H]");
+  if (anchors.size(0) == 0 || offset < 0 || offset + anchors.size(0) > all_positives.size(0))
+    fail("info_nce_loss_sharded: anchors rows [", offset, ", ", offset + anchors.size(0), ") outside the ",
+         all_positives.size(0), " positives");
+  if (!(temperature > 0)) fail("info_nce_loss_sharded: temperature must be > 0, got ", temperature);
+  NoAutocast no_autocast;
+  const auto dtype = anchors.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  auto logits = l2_normalize(anchors.to(dtype)).mm(l2_normalize(all_positives.to(dtype)).t()) / temperature;
+  auto target = torch::arange(offset, offset + anchors.size(0), logits.options().dtype(torch::kLong));
+  return torch::nn::functional::cross_entropy(logits, target);
+}
+
 torch::Tensor token_classification_loss(const torch::Tensor& logits, const torch::Tensor& labels,
                                         int64_t ignore_index, bool check_labels) {
   if (!logits.defined() || !labels.defined()) fail("token_classification_loss: logits and labels must be defined");

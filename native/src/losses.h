@@ -28,6 +28,12 @@ namespace mtpf {
 torch::Tensor info_nce_loss(const torch::Tensor& anchors, const torch::Tensor& positives, double temperature = 0.05,
                             bool symmetric = false);
 
+// The same loss for one rank of a data-parallel job (distributed.h): anchors [b, H] are rows [offset, offset + b)
+// of the global batch, all_positives [B, H] its positives from every rank. Returns the mean over these b anchors,
+// so the mean over ranks equals info_nce_loss(all anchors, all_positives). One direction only.
+torch::Tensor info_nce_loss_sharded(const torch::Tensor& anchors, const torch::Tensor& all_positives, int64_t offset,
+                                    double temperature = 0.05);
+
 // Token classification cross-entropy (NER distillation onto cluster-id pseudo-labels).
 //
 // Computes: the mean, over the labelled tokens, of -log softmax(logits[n][t])[labels[n][t]]. Tokens whose label

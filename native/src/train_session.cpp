@@ -159,8 +159,8 @@ void clear_grads(const std::vector<torch::Tensor>& params) {
 
 }  // namespace
 
-TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& config)
-    : config_(config), device_(torch::kCPU) {
+TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& config, ProcessGroup* group)
+    : config_(config), group_(group && group->size() > 1 ? group : nullptr), device_(torch::kCPU) {
   try {
     device_ = torch::Device(config.device);
   } catch (const c10::Error&) {
@@ -202,6 +202,12 @@ TrainSession::TrainSession(const std::string& model_dir, const TrainConfig& conf
   model.to(device_);
   if (ner_head_) ner_head_->to(device_);
   model.train();
+  if (group_) {
+    // Every rank starts from rank 0's parameters (LoRA and head initialisations included), as DDP does.
+    std::vector<torch::Tensor> params = model.parameters();
+    if (ner_head_) for (auto& p : ner_head_->parameters()) params.push_back(p);
+    group_->broadcast_from_rank0(params);
+  }
   first_nonfinite_ = torch::full({}, -1, torch::TensorOptions().dtype(torch::kLong).device(device_));
   build_optimizer();
 }
@@ -288,6 +294,9 @@ struct TrainSession::DeviceBatch {
   torch::Tensor tc_a_ids, tc_a_mask, tc_b_ids, tc_b_mask, ner_ids, ner_mask, ner_labels;
   std::vector<int64_t> tc_a_extents, tc_b_extents, ner_extents;  // empty: no trimming
   bool ner_labels_on_padding = false;  // a label where the mask is 0: that position must be computed (no packing)
+  // This rank's share of the global batch's labelled NER tokens (1 on one process): the NER loss is a mean over
+  // the global batch.
+  double ner_token_share = 1;
 };
 
 TrainSession::DeviceBatch TrainSession::prepare(const StepInputs& in) const {
@@ -309,6 +318,18 @@ TrainSession::DeviceBatch TrainSession::prepare(const StepInputs& in) const {
     return t.to(device_);
   };
   if (in.tc_a_ids.defined() && in.tc_a_ids.numel() > 0) {
+    if (group_) {
+      // The gathered positives need the same rows on every rank (a mismatch would otherwise hang the gather).
+      const int64_t rows = in.tc_a_ids.size(0);
+      auto range = torch::tensor({static_cast<double>(rows), -static_cast<double>(rows)},
+                                 torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+      group_->all_reduce_max(range);
+      const auto host = range.cpu();
+      const auto most = static_cast<int64_t>(host[0].item<double>()), least = static_cast<int64_t>(-host[1].item<double>());
+      if (most != rows || least != rows)
+        fail(group_->who(), ": TC batch of ", rows, " pairs, but ranks have ", least, " to ", most,
+             " (the global batch size must divide by the number of ranks)");
+    }
     if (config_.trim_padding) {
       b.tc_a_extents = row_extents(in.tc_a_mask);
       b.tc_b_extents = row_extents(in.tc_b_mask);
@@ -323,6 +344,13 @@ TrainSession::DeviceBatch TrainSession::prepare(const StepInputs& in) const {
     // costs a sync (labels already on the device pay it here).
     const auto labels = in.ner_labels.to(torch::kCPU);
     const auto max_label = labels.max().item<int64_t>(), min_label = labels.min().item<int64_t>();
+    if (group_) {
+      const auto local = labels.ne(-100).sum().to(torch::kFloat64);
+      auto total = local.clone().to(device_);
+      group_->all_reduce_sum({total});
+      const double all = total.item<double>();
+      b.ner_token_share = all > 0 ? local.item<double>() / all : 0.0;
+    }
     if (max_label >= config_.ner_classes || (min_label < 0 && min_label != -100))
       fail("NER labels must be -100 or in [0, ", config_.ner_classes, "); got ", min_label, "..", max_label);
     // A label on a padding position still counts, so it keeps its column.
@@ -341,6 +369,14 @@ TrainSession::DeviceBatch TrainSession::prepare(const StepInputs& in) const {
 torch::Tensor TrainSession::embed_pooled(const torch::Tensor& ids, const torch::Tensor& mask) {
   auto hidden = loaded_.model->forward(ids, mask, {}, false).last_hidden_state;
   return mean_pool(hidden.to(torch::kFloat32), mask);
+}
+
+// InfoNCE of this rank's anchors against the positives of every rank (one process: its own); the loss is the mean
+// over this rank's anchors, so the mean over ranks (gradient averaging) is the global batch's loss.
+torch::Tensor TrainSession::tc_loss(const torch::Tensor& anchors, const torch::Tensor& positives) const {
+  if (!group_) return info_nce_loss(anchors, positives, config_.temperature);
+  return info_nce_loss_sharded(anchors, group_->all_gather_rows(positives), group_->rank() * anchors.size(0),
+                               config_.temperature);
 }
 
 torch::Tensor TrainSession::run_tc(const DeviceBatch& b, double scale) {
@@ -362,7 +398,7 @@ torch::Tensor TrainSession::run_tc(const DeviceBatch& b, double scale) {
     // GradCache: the batch's activations never live at once; equal to the plain loss in value and gradients.
     auto loss = grad_cache_backward({anchors, positives}, batch, config_.chunk_size,
                                     [this, scale](const std::vector<torch::Tensor>& e) {
-                                      return info_nce_loss(e[0], e[1], config_.temperature) * scale;
+                                      return tc_loss(e[0], e[1]) * scale;
                                     });
     return loss / scale;
   }
@@ -379,9 +415,9 @@ torch::Tensor TrainSession::run_tc(const DeviceBatch& b, double scale) {
     };
     auto pooled = embed_pooled(torch::cat({fit(b.tc_a_ids, wa, pad_id), fit(b.tc_b_ids, wb, pad_id)}),
                                torch::cat({fit(b.tc_a_mask, wa, 0), fit(b.tc_b_mask, wb, 0)}));
-    loss = info_nce_loss(pooled.slice(0, 0, batch), pooled.slice(0, batch), config_.temperature);
+    loss = tc_loss(pooled.slice(0, 0, batch), pooled.slice(0, batch));
   } else {
-    loss = info_nce_loss(anchors(0, batch), positives(0, batch), config_.temperature);
+    loss = tc_loss(anchors(0, batch), positives(0, batch));
   }
   (loss * scale).backward();
   return loss.detach();
@@ -402,6 +438,13 @@ torch::Tensor TrainSession::run_ner(const DeviceBatch& b, double scale) {
   auto logits = ner_head_->forward(hidden);
   // Labels were checked on the host (prepare): no sync here.
   auto loss = token_classification_loss(logits.to(torch::kFloat32), labels, -100, /*check_labels=*/false);
+  if (group_) {
+    // The local mean weighted by this rank's share of the labelled tokens: the sum over ranks is the global mean;
+    // times W, as gradients are averaged over ranks.
+    loss = loss * b.ner_token_share;
+    (loss * (scale * group_->size())).backward();
+    return loss.detach();
+  }
   (loss * scale).backward();
   return loss.detach();
 }
@@ -416,7 +459,9 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   if (!has_tc && !has_ner) fail("step without any batch");
   const auto batch = prepare(in);
   // Dropout masks depend on (seed, step) only, so a resumed run replays the same randomness.
-  torch::manual_seed(config_.seed * 1000003ULL + static_cast<uint64_t>(micro_step_));
+  // Each rank draws its own masks (its rows differ); rank 0 draws those of a one-process run.
+  torch::manual_seed(config_.seed * 1000003ULL + static_cast<uint64_t>(micro_step_) +
+                     (group_ ? 0x51ED27ULL * static_cast<uint64_t>(group_->rank()) : 0ULL));
   const double acc = static_cast<double>(config_.accumulation);
   const bool separate = has_tc && has_ner && !shared_.empty() && (config_.pcgrad || measure);
 
@@ -429,6 +474,15 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   if (has_ner) ner_loss = run_ner(batch, config_.ner_weight / acc);
   if (separate) {
     auto g_ner = take_grads(shared_);
+    if (group_) {
+      // PCGrad and the cosine see each task's global gradient.
+      for (auto* g : {&g_tc, &g_ner}) {
+        group_->all_reduce_sum(*g);
+        torch::NoGradGuard no_grad;
+        for (auto& t : *g)
+          if (t.defined()) t.div_(group_->size());
+      }
+    }
     m.grad_cosine = gradient_cosine(g_tc, g_ner);
     if (config_.pcgrad) {
       std::mt19937_64 rng(config_.seed ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(micro_step_ + 1)));
@@ -451,6 +505,19 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
     first_nonfinite_.masked_fill_(bad.logical_and(first_nonfinite_.lt(0)), step_ + 1);
   }
   const bool stepping = (micro_step_ + 1) % config_.accumulation == 0;
+  if (group_ && stepping) {
+    // The accumulated gradients, averaged over ranks before clipping and AdamW (the shared ones already were,
+    // task by task, when PCGrad or the cosine needed them apart).
+    if (separate) {
+      std::vector<torch::Tensor> rest;
+      for (const auto& p : trainable_)
+        if (std::none_of(shared_.begin(), shared_.end(), [&](const torch::Tensor& s) { return s.is_same(p); }))
+          rest.push_back(p);
+      group_->average_gradients(rest);
+    } else {
+      group_->average_gradients(trainable_);
+    }
+  }
   torch::Tensor grad_norm;
   if (stepping && config_.clip_norm > 0) grad_norm = clip_gradients();
   if (read) {
@@ -459,9 +526,18 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
       return t.defined() ? t.to(torch::kFloat64).reshape({})
                          : torch::full({}, std::nan(""), torch::TensorOptions().dtype(torch::kFloat64).device(device_));
     };
-    auto host = torch::stack({as_double(tc_loss), as_double(ner_loss), as_double(grad_norm),
-                              as_double(first_nonfinite_)})
-                    .to(torch::kCPU);
+    auto scalars = torch::stack({as_double(tc_loss), as_double(ner_loss), as_double(grad_norm),
+                                 as_double(first_nonfinite_)});
+    if (group_) {
+      // The global batch's losses: the TC mean over ranks, the NER shares summed; the first bad step of any rank.
+      auto losses = scalars.slice(0, 0, 2).clone();
+      losses[0].div_(group_->size());
+      group_->all_reduce_sum({losses});
+      auto bad = scalars.slice(0, 3, 4).clone();
+      group_->all_reduce_max(bad);
+      scalars = torch::cat({losses, scalars.slice(0, 2, 3), bad});
+    }
+    auto host = scalars.to(torch::kCPU);
     const double* v = host.data_ptr<double>();
     m.tc_loss = v[0];
     m.ner_loss = v[1];

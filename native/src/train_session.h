@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "distributed.h"
 #include "lora.h"
 #include "model_folder.h"
 
@@ -85,7 +86,11 @@ struct StepMetrics {
 
 class TrainSession {
  public:
-  TrainSession(const std::string& model_dir, const TrainConfig& config);
+  // group: this rank's process group for data-parallel training (distributed.h), or null for one process. Not
+  // owned; it must outlive the session. With a group, every batch given to step() is this rank's share of the
+  // global batch (the same number of rows on every rank), and every rank calls step() with the same measure and
+  // read flags: losses, metrics and gradients are those of the global batch.
+  TrainSession(const std::string& model_dir, const TrainConfig& config, ProcessGroup* group = nullptr);
 
   // One micro-batch; the optimiser steps every `accumulation` calls. Inputs may be on the host (the usual case:
   // checked there, then copied through pinned memory without a sync) or already on the session's device.
@@ -129,12 +134,14 @@ class TrainSession {
   DeviceBatch prepare(const StepInputs& in) const;
   torch::Tensor embed_pooled(const torch::Tensor& ids, const torch::Tensor& mask);
   torch::Tensor run_tc(const DeviceBatch& b, double scale);
+  torch::Tensor tc_loss(const torch::Tensor& anchors, const torch::Tensor& positives) const;
   torch::Tensor run_ner(const DeviceBatch& b, double scale);
   torch::Tensor clip_gradients();
   void optimizer_update(double lr);
   void build_optimizer();
 
   TrainConfig config_;
+  ProcessGroup* group_ = nullptr;
   LoadedModel loaded_;
   torch::Device device_;
   torch::nn::Linear ner_head_{nullptr};

@@ -54,9 +54,43 @@ class TrainSessionImpl;
 // One pre-finetuning run (strategies pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l; PCGrad; task-primary LoRAs). One call to
 // step() is one training step: forwards, losses, backward passes, PCGrad, clipping and the AdamW update.
 // config_json: the fields of TrainConfig (native/src/train_session.h).
+class ProcessGroupImpl;
+
+// One rank's membership of a data-parallel job (torchrun's environment, as JSON: rank, world_size, master_addr,
+// master_port, agent_store, restart_count, timeout_s, backend) on `device`: joins at construction (rank 0 hosts
+// the rendezvous store unless torchrun's agent does). Give it to the Trainer; it must outlive the Trainer. Every
+// collective is called by all ranks in the same order; a rank that stopped makes the others throw, naming
+// themselves and the call.
+class DistributedGroup {
+ public:
+  DistributedGroup(const std::string& config_json, const std::string& device);
+  ~DistributedGroup();
+  DistributedGroup(const DistributedGroup&) = delete;
+  DistributedGroup& operator=(const DistributedGroup&) = delete;
+
+  int rank() const;
+  int size() const;
+  std::string backend() const;
+  void barrier();
+  // Rank 0's value on every rank (e.g. pseudo-labels computed once).
+  std::string broadcast_string(const std::string& value);
+  // Sum over ranks, in place.
+  void all_reduce_sum(double* values, int n);
+
+  ProcessGroupImpl* impl() const { return impl_; }
+
+ private:
+  ProcessGroupImpl* impl_;
+};
+
+// Whether this build can train data-parallel on `device` ("" when it can, else the reason and what to install).
+std::string distributed_unavailable(const std::string& device);
+
 class Trainer {
  public:
   Trainer(const std::string& model_dir, const std::string& config_json);
+  // One rank of a data-parallel job: every step's batches are this rank's share of the global batch.
+  Trainer(const std::string& model_dir, const std::string& config_json, DistributedGroup* group);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
