@@ -8,8 +8,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Debian bookworm names. Java 17 and Maven drive the build; cmake/g++ build native/; unzip unpacks OpenBLAS for the
-# runtime; python3 with venv and pip installs PyTorch's libtorch into the project (setup-libtorch.sh).
-packages=(openjdk-17-jdk-headless maven cmake g++ make libgtest-dev nlohmann-json3-dev unzip)
+# runtime; python3 with venv and pip installs PyTorch's libtorch into the project (setup-libtorch.sh); libgloo-dev
+# has the Gloo headers that libtorch's c10d header needs for data-parallel training (PyTorch's wheels lack them).
+packages=(openjdk-17-jdk-headless maven cmake g++ make libgtest-dev nlohmann-json3-dev unzip libgloo-dev)
 # The aarch64 cross-build of native/runtime (scripts/test-runtime-aarch64.sh) runs its tests under qemu-user. Optional:
 # where they cannot be installed, that step prints SKIPPED instead of failing the whole setup.
 # clang with libFuzzer builds the native fuzz targets (scripts/fuzz.sh; also optional, SKIPPED where missing).

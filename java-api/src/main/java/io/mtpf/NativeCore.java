@@ -34,13 +34,29 @@ public final class NativeCore {
     return call("cuda_available", MtpfNative::cuda_available);
   }
 
-  /** Sets the thread count to the core count unless it was set already. */
+  /**
+   * Sets the thread count unless it was set already: OMP_NUM_THREADS when set (torchrun sets it), else the cores
+   * shared among this host's ranks (LOCAL_WORLD_SIZE, 1 outside a job).
+   */
   public static void ensureThreads() {
     if (!threadsSet) {
       synchronized (NativeCore.class) {
-        if (!threadsSet) setThreads(Runtime.getRuntime().availableProcessors());
+        if (!threadsSet) setThreads(defaultThreads(System.getenv()));
       }
     }
+  }
+
+  static int defaultThreads(java.util.Map<String, String> env) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    try {
+      String omp = env.get("OMP_NUM_THREADS");
+      if (omp != null && !omp.isBlank()) return Math.max(1, Integer.parseInt(omp.strip()));
+      String local = env.get("LOCAL_WORLD_SIZE");
+      if (local != null && !local.isBlank()) return Math.max(1, cores / Math.max(1, Integer.parseInt(local.strip())));
+    } catch (NumberFormatException e) {
+      throw new MtpfException("OMP_NUM_THREADS / LOCAL_WORLD_SIZE: not an integer (" + e.getMessage() + ")");
+    }
+    return cores;
   }
 
   /** Runs a native call; a C++ exception (already a RuntimeException from JavaCPP) becomes an MtpfException. */

@@ -26,10 +26,20 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
 
   /** @param configJson the native TrainConfig fields (see native/src/train_session.h) */
   public static PretrainSession open(Path modelDir, String configJson) {
+    return open(modelDir, configJson, null);
+  }
+
+  /**
+   * One rank of a data-parallel job ({@code group} null: one process). Every step then takes this rank's share of
+   * the global batch (the same number of rows on every rank), and all ranks call {@link #step} with the same flags.
+   * The group must stay open until this session is closed.
+   */
+  public static PretrainSession open(Path modelDir, String configJson, Distributed group) {
     WordPieceTokenizer tokenizer = WordPieceTokenizer.fromFolder(modelDir);
     NativeCore.ensureThreads();
-    return new PretrainSession(NativeCore.call("trainer", () -> new NativeTrainer(modelDir.toString(), configJson)),
-        modelDir, tokenizer);
+    return new PretrainSession(NativeCore.call("trainer", () -> group == null
+        ? new NativeTrainer(modelDir.toString(), configJson)
+        : new NativeTrainer(modelDir.toString(), configJson, group.nativeGroup())), modelDir, tokenizer);
   }
 
   /**

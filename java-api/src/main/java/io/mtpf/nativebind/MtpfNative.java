@@ -22,6 +22,35 @@ public final class MtpfNative {
 
   private MtpfNative() {}
 
+  /** mtpf::DistributedGroup: one rank's membership of a c10d process group. Owned: close() leaves it. */
+  @Name("DistributedGroup")
+  public static final class NativeDistributedGroup extends Pointer {
+    static {
+      Loader.load();
+    }
+
+    public NativeDistributedGroup(String configJson, String device) {
+      allocate(configJson, device);
+    }
+
+    private native void allocate(@StdString String configJson, @StdString String device);
+
+    public native int rank();
+
+    public native int size();
+
+    public native @StdString String backend();
+
+    public native void barrier();
+
+    public native @StdString String broadcast_string(@StdString String value);
+
+    public native void all_reduce_sum(double[] values, int n);
+  }
+
+  /** "" when this build can train data-parallel on the device, else why not and what to install. */
+  public static native @StdString String distributed_unavailable(@StdString String device);
+
   /** mtpf::Encoder: one loaded HF encoder on one device. Owned: close() deletes the native object. */
   @Name("Encoder")
   public static final class NativeEncoder extends Pointer {
@@ -93,7 +122,15 @@ public final class MtpfNative {
       allocate(modelDir, configJson);
     }
 
+    /** One rank of a data-parallel job; {@code group} must stay open while this trainer lives. */
+    public NativeTrainer(String modelDir, String configJson, NativeDistributedGroup group) {
+      allocate(modelDir, configJson, group);
+    }
+
     private native void allocate(@StdString String modelDir, @StdString String configJson);
+
+    private native void allocate(@StdString String modelDir, @StdString String configJson,
+        NativeDistributedGroup group);
 
     public native void step(
         @Cast("const int64_t*") long[] tcAIds,

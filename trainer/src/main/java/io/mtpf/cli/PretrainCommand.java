@@ -41,6 +41,11 @@ final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--offline", description = "use only the local Maven repository")
   boolean offline;
 
+  @Option(names = "--nproc", defaultValue = "1", paramLabel = "N",
+      description = "data-parallel on this host: start N ranks (Gloo; batch sizes are global and must divide by N)."
+          + " Under torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) this process is one rank already")
+  int nproc;
+
   @Override
   public Integer call() {
     RunConfig c = RunConfig.read(config);
@@ -54,7 +59,11 @@ final class PretrainCommand implements Callable<Integer> {
     if ("bf16".equals(c.precision) && c.device.startsWith("cpu"))
       System.err.println("note: bf16 autocast on the CPU runs the matmuls in bf16, which is slower than fp32 unless the"
           + " CPU has bf16 matrix units; --precision fp32 to train in fp32");
-    Pretrainer.Result r = new Pretrainer(c, new Pretrainer.Options(resume, offline, modelsDir, System.err)).run();
+    if (nproc < 1) throw new io.mtpf.MtpfException("--nproc must be >= 1, got " + nproc);
+    Pretrainer.Result r =
+        new Pretrainer(c, new Pretrainer.Options(resume, offline, modelsDir, System.err, nproc)).run();
+    // One line for the run: from rank 0, or from the launcher of --nproc ranks.
+    if (io.mtpf.Distributed.Env.fromEnvironment().rank() != 0 || System.getenv("MTPF_LAUNCHED") != null) return 0;
     System.out.printf("done: %d steps in %.1f s; tc loss %s -> %s, ner loss %s -> %s; outputs in %s%n", r.steps(),
         r.seconds(), f(r.firstTcLoss()), f(r.lastTcLoss()), f(r.firstNerLoss()), f(r.lastNerLoss()), r.out());
     return 0;

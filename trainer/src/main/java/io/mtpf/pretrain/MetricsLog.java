@@ -55,6 +55,46 @@ final class MetricsLog implements AutoCloseable {
     }
   }
 
+  /**
+   * What a finished run's metrics.jsonl says, as {@link Pretrainer.Result}: the last step, the first and last logged
+   * losses, the probes of step 0 and of the last step that has them (a run whose ranks were separate processes).
+   */
+  static Pretrainer.Result summary(Path out, double seconds) {
+    Path file = out.resolve("metrics.jsonl");
+    long steps = 0;
+    double[] first = {Double.NaN, Double.NaN}, last = {Double.NaN, Double.NaN};
+    Map<String, Double> before = new java.util.LinkedHashMap<>(), after = new java.util.LinkedHashMap<>();
+    try {
+      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        if (line.isBlank()) continue;
+        var n = JSON.readTree(line);
+        long step = n.path("step").asLong();
+        steps = Math.max(steps, step);
+        String[] keys = {"tc_loss", "ner_loss"};
+        for (int i = 0; i < 2; i++) {
+          if (!n.path(keys[i]).isNumber()) continue;
+          if (Double.isNaN(first[i])) first[i] = n.get(keys[i]).asDouble();
+          last[i] = n.get(keys[i]).asDouble();
+        }
+        Map<String, Double> probes = new java.util.LinkedHashMap<>();
+        n.fields().forEachRemaining(e -> {
+          if (e.getKey().startsWith("probe_") && e.getValue().isNumber())
+            probes.put(e.getKey().substring("probe_".length()), e.getValue().asDouble());
+        });
+        if (!probes.isEmpty()) {
+          if (step == 0) before.putAll(probes);
+          else {
+            after.clear();
+            after.putAll(probes);
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new MtpfException(file + ": cannot read the run's metrics (" + e.getMessage() + ")", e);
+    }
+    return new Pretrainer.Result(out, steps, first[0], last[0], first[1], last[1], before, after, seconds);
+  }
+
   @Override
   public void close() {
     try {

@@ -2,6 +2,7 @@ package io.mtpf.pretrain;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mtpf.Distributed;
 import io.mtpf.MtpfException;
 import io.mtpf.NativeCore;
 import io.mtpf.PretrainSession;
@@ -15,6 +16,7 @@ import io.mtpf.data.WordNetSynset;
 import io.mtpf.files.AtomicFiles;
 import io.mtpf.models.ModelResolver;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,8 +36,17 @@ import java.util.Map;
 public final class Pretrainer {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** How to run: resume from out/checkpoints/latest, models folder, console for progress and log lines. */
-  public record Options(boolean resume, boolean offline, Path modelsDir, PrintStream console) {}
+  /**
+   * How to run: resume from out/checkpoints/latest, models folder, console for progress and log lines, and
+   * {@code nproc}: start that many local ranks (processes) of a data-parallel job (1: this process trains alone).
+   * A process started by torchrun (or anything that sets RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) is one rank of
+   * that job whatever nproc says.
+   */
+  public record Options(boolean resume, boolean offline, Path modelsDir, PrintStream console, int nproc) {
+    public Options(boolean resume, boolean offline, Path modelsDir, PrintStream console) {
+      this(resume, offline, modelsDir, console, 1);
+    }
+  }
 
   /** What a run did: first and last losses and the §5 probes before and after. */
   public record Result(Path out, long steps, double firstTcLoss, double lastTcLoss, double firstNerLoss,
@@ -45,6 +56,9 @@ public final class Pretrainer {
   private final Options o;
   private final Strategy strategy;
   private final Path out;
+  private final Distributed.Env env = Distributed.Env.fromEnvironment();
+  // Rank 0 (or the only process) writes files and prints; the other ranks only train.
+  private final boolean lead = env.rank() == 0;
 
   public Pretrainer(RunConfig config, Options options) {
     this.c = config;
@@ -54,14 +68,27 @@ public final class Pretrainer {
   }
 
   private void log(String line) {
-    o.console().println(line);
+    if (lead) o.console().println(line);
   }
 
   public Result run() {
+    if (o.nproc() > 1 && !env.distributed()) return LocalLauncher.run(c, o);
+    if (!env.distributed()) return train(null);
+    String why = Distributed.unavailable(c.device);
+    if (!why.isEmpty()) throw new MtpfException("rank " + env.rank() + ": distributed training on " + c.device + ": " + why);
+    try (Distributed group = Distributed.join(env, c.device)) {
+      log(String.format("distributed: %d ranks (%s), global batches tc %d, ner %d: %d + %d rows per rank", group.size(),
+          group.backend(), c.tc.batchSize, c.ner.batchSize, c.tc.batchSize / group.size(),
+          c.ner.batchSize / group.size()));
+      return train(group);
+    }
+  }
+
+  private Result train(Distributed group) {
     long t0 = System.nanoTime();
     try {
       Files.createDirectories(out);
-      Files.writeString(out.resolve("run.yaml"), c.toYaml());
+      if (lead) Files.writeString(out.resolve("run.yaml"), c.toYaml());
     } catch (IOException e) {
       throw new MtpfException(out + ": cannot create the run folder (" + e.getMessage() + ")", e);
     }
@@ -70,7 +97,10 @@ public final class Pretrainer {
     BadLines bad = c.skipBadLines ? BadLines.skip() : BadLines.fail();
 
     List<PairDataset> pairs = strategy.tc ? loadPairs(models, bad) : List.of();
-    PseudoLabels labels = strategy.ner ? loadPseudoLabels(models, bad) : null;
+    // Pseudo-labels are computed once, by rank 0, and sent to the others.
+    PseudoLabels labels = !strategy.ner ? null
+        : group == null ? loadPseudoLabels(models, bad)
+        : PseudoLabels.fromJson(group.broadcast(lead ? loadPseudoLabels(models, bad).toJson() : ""), "rank 0's pseudo-labels");
     if (!bad.summary().isEmpty()) log("data: " + bad.summary());
     if (strategy.tc) {
       long total = pairs.stream().mapToLong(PairDataset::size).sum();
@@ -79,10 +109,10 @@ public final class Pretrainer {
     }
     if (labels != null) log("data: " + labels.sentences().size() + " pseudo-labelled sentences, k = " + labels.clusters());
 
-    try (PretrainSession session = PretrainSession.open(student, nativeConfig(labels))) {
-      recordEnvironment(session);
+    try (PretrainSession session = PretrainSession.open(student, nativeConfig(labels), group)) {
+      if (lead) recordEnvironment(session, group);
       TrainingData data = new TrainingData(pairs, labels == null ? null : labels.sentences(), session.tokenizer(),
-          c.tc.batchSize, c.tc.maxLength, c.ner.batchSize, c.ner.maxLength, c.seed);
+          c.tc.batchSize, c.tc.maxLength, c.ner.batchSize, c.ner.maxLength, c.seed, env.rank(), env.worldSize());
       Path checkpoints = out.resolve("checkpoints");
       if (o.resume()) resume(session, checkpoints);
       long accumulation = c.optimizer.accumulation;
@@ -91,12 +121,14 @@ public final class Pretrainer {
       InterferenceProbes probes = InterferenceProbes.forRun(probeDataDir(),
           labels == null ? fallbackProbeSentences(models) : sentencesOf(labels), c.logging.probeSentences, c.seed,
           Math.min(c.tc.maxLength, c.ner.maxLength));
-      Map<String, Double> before = measureProbes(probes, session);
+      // Probes and files are rank 0's (probes run no collective, so the other ranks need not wait for them).
+      Map<String, Double> before = lead ? measureProbes(probes, session) : Map.of();
       double[] first = {Double.NaN, Double.NaN}, last = {Double.NaN, Double.NaN};
-      try (MetricsLog metrics = new MetricsLog(out.resolve("metrics.jsonl"), session.optimizerSteps());
+      try (MetricsLog metrics = lead ? new MetricsLog(out.resolve("metrics.jsonl"), session.optimizerSteps()) : null;
           BatchPrefetcher batches = new BatchPrefetcher(data, strategy.tc, strategy.ner, firstMicro, lastMicro, 3)) {
-        if (firstMicro == 0) metrics.write(0, prefixed(before));
-        ProgressBar bar = new ProgressBar(o.console(), firstMicro / accumulation, c.steps, c.logging.progressBar);
+        if (firstMicro == 0 && lead) metrics.write(0, prefixed(before));
+        ProgressBar bar = new ProgressBar(lead ? o.console() : new PrintStream(OutputStream.nullOutputStream()),
+            firstMicro / accumulation, c.steps, c.logging.progressBar && lead);
         long windowTokens = 0, windowStart = System.nanoTime();
         for (long micro = firstMicro; micro < lastMicro; micro++) {
           StepBatches b = batches.take();
@@ -122,7 +154,7 @@ public final class Pretrainer {
           if (!m.optimizerStepped()) continue;
           long step = session.optimizerSteps();
           double tokensPerS = windowTokens / ((System.nanoTime() - windowStart) / 1e9);
-          if (logStep) {
+          if (logStep && lead) {
             Map<String, Double> row = new LinkedHashMap<>();
             row.put("tc_loss", m.tcLoss());
             row.put("ner_loss", m.nerLoss());
@@ -137,7 +169,7 @@ public final class Pretrainer {
           }
           bar.update(step, String.format("tc %s ner %s %.0f tok/s", fmt(last[0]), fmt(last[1]), tokensPerS),
               logStep);
-          if (step % c.logging.checkpointEvery == 0 || step == c.steps) {
+          if (lead && (step % c.logging.checkpointEvery == 0 || step == c.steps)) {
             try {
               checkpoint(session, checkpoints, step);
             } catch (MtpfException e) {
@@ -147,9 +179,11 @@ public final class Pretrainer {
         }
         bar.finish();
       }
-      Map<String, Double> after = measureProbes(probes, session);
-      exportOutputs(session);
-      Plots.write(out.resolve("metrics.jsonl"), out.resolve("plots"));
+      Map<String, Double> after = lead ? measureProbes(probes, session) : Map.of();
+      if (lead) {
+        exportOutputs(session);
+        Plots.write(out.resolve("metrics.jsonl"), out.resolve("plots"));
+      }
       return new Result(out, session.optimizerSteps(), first[0], last[0], first[1], last[1], before, after,
           (System.nanoTime() - t0) / 1e9);
     }
@@ -294,7 +328,7 @@ public final class Pretrainer {
   }
 
   /** What ran, beside run.yaml (which keeps what was asked): the precision with "auto" resolved, libtorch, threads. */
-  private void recordEnvironment(PretrainSession session) {
+  private void recordEnvironment(PretrainSession session, Distributed group) {
     String precision = session.precision();
     log("precision: " + precision + ("auto".equals(c.precision) ? " (auto: " + ("bf16".equals(precision)
         ? "the device has bf16 matrix units)" : "no bf16 matrix units on this device)") : ""));
@@ -304,6 +338,8 @@ public final class Pretrainer {
     env.put("device", c.device);
     env.put("libtorch", NativeCore.torchVersion());
     env.put("threads", NativeCore.threads());
+    env.put("world_size", group == null ? 1 : group.size());
+    if (group != null) env.put("backend", group.backend());
     AtomicFiles.write(out.resolve("run-env.json"), "the run environment",
         tmp -> Files.writeString(tmp, env.toPrettyString() + "\n"));
   }

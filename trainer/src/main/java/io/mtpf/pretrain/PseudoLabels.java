@@ -83,6 +83,54 @@ public final class PseudoLabels {
     }
   }
 
+  /** The labels as one JSON text ({@link #fromJson}): how rank 0 sends them to the other ranks of a job. */
+  public String toJson() {
+    ObjectNode root = JSON.createObjectNode();
+    root.set("meta", meta);
+    ArrayNode lines = root.putArray("sentences");
+    for (Sentence s : sentences) {
+      ObjectNode line = lines.addObject();
+      ArrayNode w = line.putArray("words");
+      s.words().forEach(w::add);
+      ArrayNode l = line.putArray("labels");
+      for (int x : s.labels()) l.add(x);
+    }
+    return root.toString();
+  }
+
+  /** Parses {@link #toJson}'s text, checked as {@link #read} checks a folder; {@code what} names it in errors. */
+  public static PseudoLabels fromJson(String json, String what) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(json);
+    } catch (IOException e) {
+      throw new MtpfException(what + ": malformed JSON (" + e.getMessage() + ")", e);
+    }
+    if (root == null || !root.path("meta").isObject() || !root.path("sentences").isArray())
+      throw new MtpfException(what + ": needs 'meta' and 'sentences'");
+    ObjectNode meta = (ObjectNode) root.get("meta");
+    int k = meta.path("clusters").asInt(0);
+    if (k < 2) throw new MtpfException(what + ": no valid 'clusters'");
+    List<Sentence> sentences = new ArrayList<>();
+    int i = 0;
+    for (JsonNode n : root.get("sentences")) {
+      JsonNode w = n.get("words"), l = n.get("labels");
+      if (w == null || l == null || !w.isArray() || !l.isArray() || w.size() != l.size())
+        throw new MtpfException(what + ": sentence " + i + " needs arrays 'words' and 'labels' of equal length");
+      List<String> words = new ArrayList<>(w.size());
+      int[] labels = new int[l.size()];
+      for (int j = 0; j < labels.length; j++) {
+        words.add(w.get(j).asText());
+        labels[j] = l.get(j).asInt();
+        if (labels[j] != -100 && (labels[j] < 0 || labels[j] >= k))
+          throw new MtpfException(what + ": sentence " + i + ": label " + labels[j] + " outside [0, " + k + ")");
+      }
+      sentences.add(new Sentence(words, labels));
+      i++;
+    }
+    return new PseudoLabels(sentences, k, meta);
+  }
+
   /** Reads a folder written by {@link #write}; every line is checked. */
   public static PseudoLabels read(Path dir) {
     Path metaFile = dir.resolve("meta.json");

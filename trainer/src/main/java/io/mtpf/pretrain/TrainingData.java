@@ -26,9 +26,26 @@ public final class TrainingData {
   private final WordPieceTokenizer tokenizer;
   private final int tcBatch, tcMaxLength, nerBatch, nerMaxLength;
   private final long seed;
+  private final int rank, world;
 
   public TrainingData(List<PairDataset> pairs, List<PseudoLabels.Sentence> nerSentences, WordPieceTokenizer tokenizer,
       int tcBatch, int tcMaxLength, int nerBatch, int nerMaxLength, long seed) {
+    this(pairs, nerSentences, tokenizer, tcBatch, tcMaxLength, nerBatch, nerMaxLength, seed, 0, 1);
+  }
+
+  /**
+   * One rank's view of the data of a job of {@code world} ranks: every rank draws the same global batch from
+   * (seed, step), sorts it by length and keeps rows rank, rank + world, ... (equal counts, similar lengths on every
+   * rank), so W ranks train on exactly the batches one process would. Batch sizes are global and must divide by W.
+   */
+  public TrainingData(List<PairDataset> pairs, List<PseudoLabels.Sentence> nerSentences, WordPieceTokenizer tokenizer,
+      int tcBatch, int tcMaxLength, int nerBatch, int nerMaxLength, long seed, int rank, int world) {
+    if (world < 1 || rank < 0 || rank >= world) throw new MtpfException("rank " + rank + " of " + world + " ranks");
+    if (tcBatch % world != 0 || nerBatch % world != 0)
+      throw new MtpfException("batch sizes are global: tc.batch_size " + tcBatch + " and ner.batch_size " + nerBatch
+          + " must divide by the " + world + " ranks");
+    this.rank = rank;
+    this.world = world;
     this.pairs = pairs == null ? List.of() : List.copyOf(pairs);
     this.nerSentences = nerSentences == null ? List.of() : List.copyOf(nerSentences);
     this.tokenizer = tokenizer;
@@ -61,7 +78,8 @@ public final class TrainingData {
     if (tc) {
       PairDataset d = pickDataset(rng);
       dataset = d.name();
-      int[] rows = distinct(rng, d.size(), Math.min(tcBatch, d.size()));
+      int k = Math.min(tcBatch, d.size());
+      int[] rows = distinct(rng, d.size(), k - k % world);  // a smaller dataset: a batch that still divides
       List<Encoding> a = new ArrayList<>(rows.length), b = new ArrayList<>(rows.length);
       for (int r : rows) {
         TextPair p = d.pairs().get(r);
@@ -73,7 +91,8 @@ public final class TrainingData {
       for (int i = 0; i < order.length; i++) order[i] = i;
       Arrays.sort(order, Comparator.comparingInt(i -> a.get(i).length()));
       List<Encoding> sa = new ArrayList<>(), sb = new ArrayList<>();
-      for (int i : order) {
+      for (int n = rank; n < order.length; n += world) {
+        int i = order[n];
         sa.add(a.get(i));
         sb.add(b.get(i));
         tokens += a.get(i).length() + b.get(i).length();
@@ -82,14 +101,19 @@ public final class TrainingData {
       positives = Batch.pad(sb, tokenizer.padId());
     }
     if (ner) {
-      int[] rows = distinct(rng, nerSentences.size(), Math.min(nerBatch, nerSentences.size()));
+      int k = Math.min(nerBatch, nerSentences.size());
+      int[] rows = distinct(rng, nerSentences.size(), k - k % world);
+      List<Encoding> all = new ArrayList<>(rows.length);
+      for (int r : rows) all.add(tokenizer.encodeWords(nerSentences.get(r).words(), nerMaxLength));
+      Integer[] order = new Integer[rows.length];
+      for (int i = 0; i < order.length; i++) order[i] = i;
+      if (world > 1) Arrays.sort(order, Comparator.comparingInt(i -> all.get(i).length()));
       List<Encoding> enc = new ArrayList<>(rows.length);
       List<int[]> tokenLabels = new ArrayList<>(rows.length);
-      for (int r : rows) {
-        PseudoLabels.Sentence s = nerSentences.get(r);
-        Encoding e = tokenizer.encodeWords(s.words(), nerMaxLength);
+      for (int n = rank; n < order.length; n += world) {
+        Encoding e = all.get(order[n]);
         enc.add(e);
-        tokenLabels.add(e.tokenLabels(s.labels()));  // label on each word's first sub-token, -100 elsewhere
+        tokenLabels.add(e.tokenLabels(nerSentences.get(rows[order[n]]).labels()));  // first sub-token, -100 elsewhere
         tokens += e.length();
       }
       nerBatchOut = Batch.pad(enc, tokenizer.padId());

@@ -256,6 +256,32 @@ class PretrainerTest {
     assertEquals(strategy.equals("pf-l"), java.util.Arrays.equals(before, after), strategy);
   }
 
+  /** Data parallelism end to end: 2 local ranks (child JVMs, Gloo) at the same global batches as one process. */
+  @Test
+  void twoLocalRanksTrainAsOneProcess() throws IOException {
+    String why = io.mtpf.Distributed.unavailable("cpu");
+    org.junit.jupiter.api.Assumptions.assumeTrue(why.isEmpty(), () -> {
+      System.err.println("SKIPPED twoLocalRanksTrainAsOneProcess: " + why);
+      return why;
+    });
+    RunConfig one = config("mtpf-tpl", tmp.resolve("dp1")), two = config("mtpf-tpl", tmp.resolve("dp2"));
+    one.dropout = 0.0;  // each rank draws its own masks: equal runs need none
+    two.dropout = 0.0;
+    run(one, false, new ByteArrayOutputStream());
+    ByteArrayOutputStream console = new ByteArrayOutputStream();
+    Pretrainer.Result r = new Pretrainer(two, new Pretrainer.Options(false, true, tmp.resolve("models"),
+        new PrintStream(console, true, StandardCharsets.UTF_8), 2)).run();
+    assertEquals(4, r.steps(), console.toString(StandardCharsets.UTF_8));
+    List<JsonNode> a = metrics(tmp.resolve("dp1")), b = metrics(tmp.resolve("dp2"));
+    assertEquals(a.size(), b.size());
+    for (int i = 1; i < a.size(); i++)
+      for (String k : List.of("tc_loss", "ner_loss", "grad_norm"))
+        assertEquals(a.get(i).get(k).asDouble(), b.get(i).get(k).asDouble(),
+            1e-5 * Math.max(1, Math.abs(a.get(i).get(k).asDouble())), "step " + i + " " + k);  // relative for norms ~20
+    assertTrue(Files.isDirectory(tmp.resolve("dp2/adapters/ner")), "rank 0 exports the outputs");
+    assertTrue(Files.readString(tmp.resolve("dp2/run-env.json")).contains("\"world_size\" : 2"));
+  }
+
   @Test
   void resumedRunLogsExactlyWhatTheUninterruptedRunLogged() throws IOException {
     Path runB = tmp.resolve("runB");
