@@ -38,8 +38,9 @@ final class EvaluateCommand implements Callable<Integer> {
       description = "task-primary adapter (PEFT folder): ner seeds the NER LoRA, tc stays active for classification")
   Map<String, Path> adapters = new java.util.LinkedHashMap<>();
 
-  @Option(names = "--suite", defaultValue = "paper", description = "paper (all 21 datasets, App. A settings) or "
-      + "quick (2 NER + 3 TC sets, NER on 300 sentences for 1 + 3 epochs); default ${DEFAULT-VALUE}")
+  @Option(names = "--suite", defaultValue = "paper", description = "paper (all 21 datasets, App. A settings), "
+      + "quick (2 NER + 3 TC sets, NER on 300 sentences for 1 + 3 epochs) or study (the replication study: 4 NER "
+      + "benchmarks with App. A's recipe, test capped at 1,000 sentences; every TC set); default ${DEFAULT-VALUE}")
   String suite;
 
   @Option(names = "--task", defaultValue = "all", description = "all, ner or tc (default ${DEFAULT-VALUE})")

@@ -55,8 +55,13 @@ final class PseudoLabelCommand implements Callable<Integer> {
   @Option(names = "--offline", description = "use only the local Maven repository")
   boolean offline;
 
+  @Option(names = "--gold", paramLabel = "FILE",
+      description = "a gold NER file (CoNLL) of the same sentences: report the clusters' purity against its entity "
+          + "types (written to OUT/purity.json)")
+  Path gold;
+
   @Override
-  public Integer call() {
+  public Integer call() throws java.io.IOException {
     ModelResolver models = new ModelResolver(modelsDir, offline);
     Path teacherDir = models.resolve(teacher, System.err::println);
     BadLines bad = skipBadLines ? BadLines.skip() : BadLines.fail();
@@ -67,6 +72,19 @@ final class PseudoLabelCommand implements Callable<Integer> {
     System.out.printf("%s: %d sentences, %d words, k = %d (%d clusters used), cache key %s%n", out,
         labels.sentences().size(), labels.meta().path("words").asLong(), labels.clusters(),
         labels.meta().path("clusters_used").asInt(), labels.cacheKey());
+    if (gold != null) {
+      if (!java.nio.file.Files.isRegularFile(gold)) throw new io.mtpf.MtpfException("--gold: " + gold + " not found");
+      io.mtpf.pretrain.ClusterPurity p = io.mtpf.pretrain.ClusterPurity.of(labels, gold);
+      if (p.matchedSentences() == 0)
+        throw new io.mtpf.MtpfException("--gold: none of the pseudo-labelled sentences is in " + gold);
+      String json = new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
+          .writeValueAsString(java.util.Map.of("gold", gold.toString(), "purity", p));
+      io.mtpf.files.AtomicFiles.write(out.resolve("purity.json"), "the clusters' purity",
+          tmp -> java.nio.file.Files.writeString(tmp, json + "\n"));
+      System.out.printf("purity against %s (%d sentences, %d entity words): entity words %.3f (chance %.3f), all words"
+          + " %.3f (chance %.3f)%n", gold, p.matchedSentences(), p.entityWords(), p.entityPurity(), p.entityChance(),
+          p.allPurity(), p.allChance());
+    }
     return 0;
   }
 }

@@ -74,6 +74,8 @@ public final class Pretrainer {
   public Result run() {
     if (o.nproc() > 1 && !env.distributed()) return LocalLauncher.run(c, o);
     if (!env.distributed()) return train(null);
+    // One GPU per local rank, as torchrun jobs expect: "cuda" becomes cuda:LOCAL_RANK.
+    if (c.device.equals("cuda")) c.device = "cuda:" + env.localRank();
     String why = Distributed.unavailable(c.device);
     if (!why.isEmpty()) throw new MtpfException("rank " + env.rank() + ": distributed training on " + c.device + ": " + why);
     try (Distributed group = Distributed.join(env, c.device)) {
