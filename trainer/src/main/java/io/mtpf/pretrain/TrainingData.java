@@ -91,11 +91,11 @@ public final class TrainingData {
       for (int i = 0; i < order.length; i++) order[i] = i;
       Arrays.sort(order, Comparator.comparingInt(i -> a.get(i).length()));
       List<Encoding> sa = new ArrayList<>(), sb = new ArrayList<>();
+      for (int i = 0; i < rows.length; i++) tokens += a.get(i).length() + b.get(i).length();  // the global batch's
       for (int n = rank; n < order.length; n += world) {
         int i = order[n];
         sa.add(a.get(i));
         sb.add(b.get(i));
-        tokens += a.get(i).length() + b.get(i).length();
       }
       anchors = Batch.pad(sa, tokenizer.padId());
       positives = Batch.pad(sb, tokenizer.padId());
@@ -105,6 +105,7 @@ public final class TrainingData {
       int[] rows = distinct(rng, nerSentences.size(), k - k % world);
       List<Encoding> all = new ArrayList<>(rows.length);
       for (int r : rows) all.add(tokenizer.encodeWords(nerSentences.get(r).words(), nerMaxLength));
+      for (Encoding e : all) tokens += e.length();
       Integer[] order = new Integer[rows.length];
       for (int i = 0; i < order.length; i++) order[i] = i;
       if (world > 1) Arrays.sort(order, Comparator.comparingInt(i -> all.get(i).length()));
@@ -114,7 +115,6 @@ public final class TrainingData {
         Encoding e = all.get(order[n]);
         enc.add(e);
         tokenLabels.add(e.tokenLabels(nerSentences.get(rows[order[n]]).labels()));  // first sub-token, -100 elsewhere
-        tokens += e.length();
       }
       nerBatchOut = Batch.pad(enc, tokenizer.padId());
       labels = nerBatchOut.padLabels(tokenLabels);
