@@ -11,19 +11,7 @@ namespace {
 
 template <typename T>
 T get_or(const nlohmann::json& j, const char* key, T fallback, const std::string& source) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return fallback;
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    auto v = json_integer<T>(*it);
-    if (!v) fail(source, ": field '", key, "' must be an integer that fits in ", sizeof(T) * 8, " bits (", it->dump(), ")");
-    return *v;
-  } else {
-    try {
-      return it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-      fail(source, ": field '", key, "' has the wrong type (", it->dump(), ")");
-    }
-  }
+  return json_field_or<Error>(j, key, fallback, source);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <type_traits>
 
 namespace mtpf {
@@ -37,6 +38,26 @@ std::optional<T> json_integer(const nlohmann::json& v) {
     if (std::isfinite(d) && d == std::floor(d) && d >= lo && d < hi) return static_cast<T>(d);
   }
   return std::nullopt;
+}
+
+// Field `key` of object j as T, or fallback when it is absent or null; a value of the wrong type (or an integer that
+// T cannot hold) throws Err naming source, the field and the value. Err: the caller's error type (the core's
+// mtpf::Error, the runtime's std::runtime_error).
+template <typename Err, typename T>
+T json_field_or(const nlohmann::json& j, const char* key, T fallback, const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (auto v = json_integer<T>(*it)) return *v;
+    throw Err(source + ": field '" + key + "' must be an integer that fits in " + std::to_string(sizeof(T) * 8) +
+              " bits (" + it->dump() + ")");
+  } else {
+    try {
+      return it->template get<T>();
+    } catch (const nlohmann::json::exception&) {
+      throw Err(source + ": field '" + key + "' has the wrong type (" + it->dump() + ")");
+    }
+  }
 }
 
 // a * b, or nullopt when it overflows int64 (shapes read from files: a product of lying dimensions).

@@ -37,11 +37,19 @@ final class LocalLauncher {
     o.console().printf("distributed: starting %d local ranks (Gloo on 127.0.0.1:%d), %d threads each%n", n, port,
         Math.max(1, Runtime.getRuntime().availableProcessors() / n));
     List<Process> ranks = new ArrayList<>();
+    // Ctrl-C or a kill of the launcher stops its ranks too (a kill -9 cannot run this: the ranks watch the launcher).
+    Thread stopRanks = new Thread(() -> ranks.forEach(Process::destroyForcibly), "mtpf-stop-ranks");
+    Runtime.getRuntime().addShutdownHook(stopRanks);
     try {
       for (int r = 0; r < n; r++) ranks.add(start(r, n, port, config, o));
       waitAll(ranks);
     } finally {
       for (Process p : ranks) p.destroyForcibly();
+      try {
+        Runtime.getRuntime().removeShutdownHook(stopRanks);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs anyway
+      }
     }
     return MetricsLog.summary(out, (System.nanoTime() - t0) / 1e9);
   }
@@ -65,6 +73,7 @@ final class LocalLauncher {
     env.put("MASTER_PORT", Integer.toString(port));
     env.remove("TORCHELASTIC_USE_AGENT_STORE");
     env.put("MTPF_LAUNCHED", "1");  // the launcher reports the run, not rank 0
+    env.put("MTPF_LAUNCHER_PID", Long.toString(ProcessHandle.current().pid()));
     try {
       return pb.start();
     } catch (IOException e) {
@@ -104,6 +113,30 @@ final class LocalLauncher {
         throw new MtpfException("interrupted while waiting for the ranks");
       }
     }
+  }
+
+  /**
+   * In a rank started by a launcher (MTPF_LAUNCHER_PID): a daemon thread that stops this process when the launcher
+   * is gone (killed), instead of training on as an orphan beside a restarted job.
+   */
+  static void watchLauncher(int rank) {
+    String pid = System.getenv("MTPF_LAUNCHER_PID");
+    if (pid == null || pid.isBlank()) return;
+    var launcher = ProcessHandle.of(Long.parseLong(pid.strip()));
+    if (launcher.isEmpty()) return;
+    Thread watch = new Thread(() -> {
+      while (launcher.get().isAlive()) {
+        try {
+          Thread.sleep(500);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      System.err.println("rank " + rank + ": the launcher (pid " + pid.strip() + ") has gone; stopping");
+      Runtime.getRuntime().halt(1);
+    }, "mtpf-watch-launcher");
+    watch.setDaemon(true);
+    watch.start();
   }
 
   private static int freePort() {

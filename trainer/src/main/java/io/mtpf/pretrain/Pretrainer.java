@@ -74,6 +74,7 @@ public final class Pretrainer {
   public Result run() {
     if (o.nproc() > 1 && !env.distributed()) return LocalLauncher.run(c, o);
     if (!env.distributed()) return train(null);
+    LocalLauncher.watchLauncher(env.rank());
     // One GPU per local rank, as torchrun jobs expect: "cuda" becomes cuda:LOCAL_RANK.
     if (c.device.equals("cuda")) c.device = "cuda:" + env.localRank();
     String why = Distributed.unavailable(c.device);
