@@ -2,8 +2,8 @@
 # The replication study (docs/replication.md): the paper's strategy comparison at the scale of a 2-core CPU.
 #   1. pseudo-labels: bge-small-en-v1.5 over the NER train splits of ../shared/data, k = 200, once for every
 #      strategy, with the clusters' purity against CoNLL-2003's gold entity types;
-#   2. pre-finetuning of all-minilm-l6-v2 with each strategy (configs/study/*.yaml: same data, steps, batches);
-#   3. evaluation of the base model and of each result (`mtpf evaluate --suite study`: NER on CoNLL-2003, MIT
+#   2. pre-finetuning of all-minilm-l6-v2 with each strategy (configs/study/*.yaml: same data, steps, batches),
+#   3. each followed by its evaluation (the base model first) (`mtpf evaluate --suite study`: NER on CoNLL-2003, MIT
 #      Restaurant, CrossNER, BioNLP at 1 %, 5 % and 10 % of their train splits, 3 seeds; every TC set, MTEB's
 #      protocol); results.json of each run copied to docs/replication/results/<run>/;
 #   4. the report: `mtpf report` in the paper's layout (docs/replication/report/).
@@ -45,52 +45,53 @@ if want labels; then
   cp "$work/pseudo-labels/purity.json" docs/replication/purity.json
 fi
 
-if want pretrain; then
-  for r in $runs; do
-    [ "$r" = base ] && continue
-    if [ -f "$work/pretrain/$r/backbone/config.json" ]; then
-      stamp "pretrain $r: done"
-      continue
-    fi
+# One run at a time: pre-finetune it, then evaluate it, so that every finished run can already be compared with the
+# base model.
+pretrain_run() {
+  local r=$1
+  if [ -f "$work/pretrain/$r/backbone/config.json" ]; then
+    stamp "pretrain $r: done"
+  else
     stamp "pretrain $r (configs/study/$r.yaml)"
-    start=$SECONDS
+    local start=$SECONDS
     "$mtpf" pretrain --config "configs/study/$r.yaml" --resume
     stamp "pretrain $r: $((SECONDS - start)) s"
-  done
-  for r in $runs; do
-    [ -f "$work/pretrain/$r/metrics.jsonl" ] || continue
-    mkdir -p "$results/$r"
-    cp "$work/pretrain/$r/metrics.jsonl" "$work/pretrain/$r/run-env.json" "$results/$r/"
-    [ -d "$work/pretrain/$r/plots" ] && cp -r "$work/pretrain/$r/plots" "$results/$r/"
-  done
-fi
+  fi
+  mkdir -p "$results/$r"
+  cp "$work/pretrain/$r/metrics.jsonl" "$work/pretrain/$r/run-env.json" "$results/$r/"
+  rm -rf "$results/$r/plots"
+  cp -r "$work/pretrain/$r/plots" "$results/$r/"
+}
 
-if want evaluate; then
-  for r in $runs; do
-    if [ -f "$results/$r/results.json" ]; then
-      stamp "evaluate $r: done"
-      continue
-    fi
-    args=()
-    if [ "$r" = base ]; then
-      "$mtpf" models pull all-minilm-l6-v2 >&2
-      args=(--model models/all-minilm-l6-v2)
-    else
-      out=$work/pretrain/$r
-      [ -f "$out/backbone/config.json" ] || { stamp "evaluate $r: not pre-finetuned yet, skipped"; continue; }
-      args=(--model "$out/backbone")
-      [ -d "$out/adapters/ner" ] && args+=(--adapter "ner=$out/adapters/ner")
-      [ -d "$out/adapters/tc" ] && args+=(--adapter "tc=$out/adapters/tc")
-    fi
-    stamp "evaluate $r"
-    start=$SECONDS
-    "$mtpf" evaluate "${args[@]}" --suite study --data "$data" --seeds 3 --fractions 0.01,0.05,0.1 \
-      --out "$work/eval/$r" --label "$r"
-    mkdir -p "$results/$r"
-    cp "$work/eval/$r/results.json" "$work/eval/$r/results.md" "$results/$r/"
-    stamp "evaluate $r: $((SECONDS - start)) s"
-  done
-fi
+evaluate_run() {
+  local r=$1 args=()
+  if [ -f "$results/$r/results.json" ]; then
+    stamp "evaluate $r: done"
+    return
+  fi
+  if [ "$r" = base ]; then
+    "$mtpf" models pull all-minilm-l6-v2 >&2
+    args=(--model models/all-minilm-l6-v2)
+  else
+    local out=$work/pretrain/$r
+    [ -f "$out/backbone/config.json" ] || { stamp "evaluate $r: not pre-finetuned yet, skipped"; return; }
+    args=(--model "$out/backbone")
+    [ -d "$out/adapters/ner" ] && args+=(--adapter "ner=$out/adapters/ner")
+    [ -d "$out/adapters/tc" ] && args+=(--adapter "tc=$out/adapters/tc")
+  fi
+  stamp "evaluate $r"
+  local start=$SECONDS
+  "$mtpf" evaluate "${args[@]}" --suite study --data "$data" --seeds 3 --fractions 0.01,0.05,0.1 \
+    --out "$work/eval/$r" --label "$r"
+  mkdir -p "$results/$r"
+  cp "$work/eval/$r/results.json" "$work/eval/$r/results.md" "$results/$r/"
+  stamp "evaluate $r: $((SECONDS - start)) s"
+}
+
+for r in $runs; do
+  [ "$r" != base ] && want pretrain && pretrain_run "$r"
+  want evaluate && evaluate_run "$r"
+done
 
 if want report; then
   evals=() pretrains=()
