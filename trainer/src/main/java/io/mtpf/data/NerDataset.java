@@ -1,6 +1,5 @@
 package io.mtpf.data;
 
-import io.mtpf.eval.BioTags;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;

@@ -3,7 +3,6 @@ package io.mtpf.data;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mtpf.MtpfException;
-import io.mtpf.eval.BioTags;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,6 +1,7 @@
 package io.mtpf.eval;
 
-import io.mtpf.eval.BioTags.Entity;
+import io.mtpf.data.BioTags;
+import io.mtpf.data.BioTags.Entity;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;

@@ -1,5 +1,6 @@
 package io.mtpf.eval;
 
+import io.mtpf.data.BioTags;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.MtpfException;

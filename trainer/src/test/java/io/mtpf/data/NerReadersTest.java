@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.mtpf.MtpfException;
-import io.mtpf.eval.BioTags.Scheme;
+import io.mtpf.data.BioTags.Scheme;
 import io.mtpf.eval.EntityF1;
 import java.io.IOException;
 import java.nio.file.Files;

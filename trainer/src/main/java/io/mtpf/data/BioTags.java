@@ -1,4 +1,4 @@
-package io.mtpf.eval;
+package io.mtpf.data;
 
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,11 +1,11 @@
-package io.mtpf.eval;
+package io.mtpf.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mtpf.eval.BioTags.Entity;
-import io.mtpf.eval.BioTags.Scheme;
+import io.mtpf.data.BioTags.Entity;
+import io.mtpf.data.BioTags.Scheme;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
