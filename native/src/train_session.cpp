@@ -29,8 +29,23 @@ bool TrainConfig::frozen_backbone() const { return strategy == "pf-l" || strateg
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   TrainConfig c;
+  if (!j.is_object()) fail("trainer config: expected a JSON object, got ", j.dump());
+  // Strict, as the Java run config is: a misspelt key is an error, not a silently ignored setting.
+  static const std::vector<std::string> known{
+      "strategy", "pcgrad", "tc_weight", "ner_weight", "temperature", "chunk_size", "trim_padding", "pad_multiple",
+      "optimizer_impl", "ner_classes", "lora_r", "lora_alpha", "lora_dropout", "use_rslora", "last_layers",
+      "lora_targets", "lr", "weight_decay", "beta1", "beta2", "eps", "clip_norm", "warmup_steps", "total_steps",
+      "schedule", "accumulation", "seed", "device", "precision", "dropout", "adapter_init", "stage", "load_head"};
+  for (const auto& item : j.items())
+    if (std::find(known.begin(), known.end(), item.key()) == known.end())
+      fail("trainer config: unknown key '", item.key(), "'");
   auto get = [&j](const char* key, auto& field) {
-    if (j.contains(key) && !j[key].is_null()) j.at(key).get_to(field);
+    if (!j.contains(key) || j[key].is_null()) return;
+    try {
+      j.at(key).get_to(field);
+    } catch (const nlohmann::json::exception&) {
+      fail("trainer config: '", key, "' has the wrong type (", j[key].dump(), ")");
+    }
   };
   get("strategy", c.strategy);
   get("pcgrad", c.pcgrad);
@@ -94,7 +109,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"lr", lr}, {"weight_decay", weight_decay}, {"beta1", beta1}, {"beta2", beta2}, {"eps", eps},
           {"clip_norm", clip_norm}, {"warmup_steps", warmup_steps}, {"total_steps", total_steps},
           {"schedule", schedule}, {"accumulation", accumulation}, {"seed", seed}, {"device", device},
-          {"precision", precision}, {"dropout", dropout}, {"adapter_init", adapter_init}, {"stage", stage}};
+          {"precision", precision}, {"dropout", dropout}, {"adapter_init", adapter_init}, {"stage", stage},
+          {"load_head", load_head}};
 }
 
 double lr_at(const TrainConfig& c, int64_t step) {

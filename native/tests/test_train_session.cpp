@@ -244,3 +244,20 @@ TEST(Precision, AutoIsBf16ExactlyWhereTheCpuHasBf16MatrixUnits) {
   TrainSession s(test::write_tiny_model("bert", "precision-auto").string(), c);
   EXPECT_EQ(s.config().precision, units ? "bf16" : "fp32");
 }
+
+TEST(TrainConfig, StrictLikeTheJavaRunConfig) {
+  try {
+    TrainConfig::from_json({{"strategy", "pf-tc"}, {"learning_rate", 1e-4}});
+    FAIL() << "an unknown key was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("learning_rate"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(TrainConfig::from_json({{"lr", "fast"}}), Error);
+  auto c = tiny_config("ner-adapt");
+  c.stage = 1;
+  c.adapter_init = "/some/adapter";
+  c.load_head = true;
+  auto back = TrainConfig::from_json(c.to_json());
+  EXPECT_EQ(back.to_json(), c.to_json());
+  EXPECT_TRUE(back.load_head);
+}
