@@ -282,6 +282,62 @@ class PretrainerTest {
     assertTrue(Files.readString(tmp.resolve("dp2/run-env.json")).contains("\"world_size\" : 2"));
   }
 
+  /**
+   * torchrun with --max-restarts: rank 1 killed (-9) after a checkpoint; torchrun restarts both ranks, which resume
+   * from that checkpoint and finish. Needs the project's PyTorch (build/pyenv, which setup installs for libtorch).
+   */
+  @Test
+  void torchrunRestartsAKilledRankFromTheLastCheckpoint() throws Exception {
+    Path torchrun = Path.of("..", "build", "pyenv", "bin", "torchrun").toAbsolutePath().normalize();
+    String why = io.mtpf.Distributed.unavailable("cpu");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(torchrun) && why.isEmpty(), () -> {
+      String reason = Files.isExecutable(torchrun) ? why : torchrun + " not found (scripts/setup.sh installs it)";
+      System.err.println("SKIPPED torchrunRestartsAKilledRankFromTheLastCheckpoint: " + reason);
+      return reason;
+    });
+    Path out = tmp.resolve("torchrun");
+    RunConfig c = config("mtpf-tpl", out);
+    c.steps = 300;
+    c.logging.checkpointEvery = 50;
+    c.logging.logEvery = 50;
+    c.logging.probeEvery = 1000;
+    Path yaml = Files.writeString(tmp.resolve("torchrun.yaml"), c.toYaml());
+    Path log = tmp.resolve("torchrun.log");
+    Process job = new ProcessBuilder(torchrun.toString(), "--nproc-per-node", "2", "--max-restarts", "1", "--no-python",
+        ProcessHandle.current().info().command().orElse("java"), "-cp", System.getProperty("java.class.path"),
+        "io.mtpf.cli.Main", "pretrain", "--config", yaml.toString(), "--resume", "--offline", "--models-dir",
+        tmp.resolve("models").toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      Path latest = out.resolve("checkpoints/latest");
+      long until = System.nanoTime() + 120_000_000_000L;
+      while (!(Files.exists(latest) && !Files.readString(latest).isBlank()) && System.nanoTime() < until && job.isAlive())
+        Thread.sleep(20);
+      assertTrue(Files.exists(latest), "no checkpoint before the kill: " + Files.readString(log));
+      ProcessHandle rank1 = job.descendants().filter(h -> rankOf(h) == 1).findFirst().orElseThrow();
+      rank1.destroyForcibly();
+      assertTrue(job.waitFor(180, java.util.concurrent.TimeUnit.SECONDS), "torchrun did not finish");
+      String text = Files.readString(log);
+      assertEquals(0, job.exitValue(), text);
+      assertTrue(text.contains("resume: continuing from"), text);
+      List<JsonNode> m = metrics(out);
+      assertEquals(300, m.get(m.size() - 1).get("step").asLong(), text);
+    } finally {
+      job.descendants().forEach(ProcessHandle::destroyForcibly);
+      job.destroyForcibly();
+    }
+  }
+
+  /** RANK of a process started by torchrun (from /proc/PID/environ), -1 if none. */
+  static int rankOf(ProcessHandle h) {
+    try {
+      for (String kv : Files.readString(Path.of("/proc", Long.toString(h.pid()), "environ")).split("\0"))
+        if (kv.startsWith("RANK=")) return Integer.parseInt(kv.substring(5));
+    } catch (IOException | NumberFormatException e) {
+      // gone, or not ours
+    }
+    return -1;
+  }
+
   @Test
   void resumedRunLogsExactlyWhatTheUninterruptedRunLogged() throws IOException {
     Path runB = tmp.resolve("runB");
