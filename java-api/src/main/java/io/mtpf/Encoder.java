@@ -2,6 +2,7 @@ package io.mtpf;
 
 import io.mtpf.nativebind.MtpfNative;
 import io.mtpf.nativebind.MtpfNative.NativeEncoder;
+import io.mtpf.tokenizer.LengthBatches;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.WordPieceTokenizer;
@@ -9,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -217,26 +217,8 @@ public final class Encoder implements AutoCloseable, TokenStateSource {
     return encodings;
   }
 
-  private interface BatchConsumer {
-    void accept(Batch batch, int[] rows);
-  }
-
-  /** Sorts by length so that each batch pads little, runs `body` per batch with the original row indices. */
-  private void forEachBatch(List<Encoding> encodings, BatchConsumer body) {
-    Integer[] order = new Integer[encodings.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    Arrays.sort(order, Comparator.comparingInt(i -> encodings.get(i).length()));
-    int padId = withNative(NativeEncoder::pad_token_id);
-    for (int start = 0; start < order.length; start += options.batchSize()) {
-      int end = Math.min(order.length, start + options.batchSize());
-      int[] rows = new int[end - start];
-      List<Encoding> part = new ArrayList<>(rows.length);
-      for (int i = start; i < end; i++) {
-        rows[i - start] = order[i];
-        part.add(encodings.get(order[i]));
-      }
-      body.accept(Batch.pad(part, padId), rows);
-    }
+  private void forEachBatch(List<Encoding> encodings, LengthBatches.Body body) {
+    LengthBatches.forEach(encodings, options.batchSize(), withNative(NativeEncoder::pad_token_id), body);
   }
 
   private <T> T withNative(java.util.function.Function<NativeEncoder, T> f) {

@@ -2,7 +2,6 @@ package io.mtpf.runtime;
 
 import io.mtpf.tokenizer.Encoding;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -30,10 +29,7 @@ final class TokenBatch {
 
   /** Input indices ordered by token count, so that consecutive batches pad little. */
   static Integer[] byLength(List<Encoding> encodings) {
-    Integer[] order = new Integer[encodings.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    Arrays.sort(order, Comparator.comparingInt(i -> encodings.get(i).length()));
-    return order;
+    return io.mtpf.tokenizer.LengthBatches.byLength(encodings);
   }
 
   /** @param slots each input's adapter slot (-1: none), or null when no input has an adapter */

@@ -7,12 +7,12 @@ import io.mtpf.PretrainSession;
 import io.mtpf.StepMetrics;
 import io.mtpf.data.LabelMap;
 import io.mtpf.data.NerDataset;
+import io.mtpf.tokenizer.LengthBatches;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.WordPieceTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
@@ -152,19 +152,12 @@ public final class NerAdaptation {
       Settings s) {
     List<Encoding> encodings = new ArrayList<>(data.size());
     for (int i = 0; i < data.size(); i++) encodings.add(tok.encodeWords(data.sentences().get(i).words(), s.maxLength()));
-    Integer[] order = new Integer[data.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    Arrays.sort(order, java.util.Comparator.comparingInt(i -> encodings.get(i).length()));
     List<List<String>> out = new ArrayList<>(Collections.nCopies(data.size(), (List<String>) null));
     int k = labels.size();
-    for (int start = 0; start < order.length; start += PREDICT_BATCH) {
-      int end = Math.min(order.length, start + PREDICT_BATCH);
-      List<Encoding> part = new ArrayList<>(end - start);
-      for (int i = start; i < end; i++) part.add(encodings.get(order[i]));
-      Batch b = Batch.pad(part, tok.padId());
+    LengthBatches.forEach(encodings, PREDICT_BATCH, tok.padId(), (b, rows) -> {
       float[] logits = session.nerLogits(b, k);
-      for (int i = 0; i < part.size(); i++) {
-        int[] first = part.get(i).firstSubtokenIndices();
+      for (int i = 0; i < rows.length; i++) {
+        int[] first = encodings.get(rows[i]).firstSubtokenIndices();
         List<String> tags = new ArrayList<>(first.length);
         for (int w = 0; w < first.length; w++) {
           if (first[w] < 0) {
@@ -175,9 +168,9 @@ public final class NerAdaptation {
           for (int c = 1; c < k; c++) if (logits[base + c] > logits[base + best]) best = c;
           tags.add(labels.name(best));
         }
-        out.set(order[start + i], tags);
+        out.set(rows[i], tags);
       }
-    }
+    });
     return out;
   }
 }

@@ -7,14 +7,13 @@ import io.mtpf.Encoder;
 import io.mtpf.EncoderOptions;
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
+import io.mtpf.tokenizer.LengthBatches;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -94,19 +93,12 @@ public final class SentenceEmbedder implements AutoCloseable {
     if (encoder != null) return encoder.encode(texts);
     List<Encoding> encodings = new ArrayList<>(texts.size());
     for (String t : texts) encodings.add(session.tokenizer().encode(options.prefix() + t, maxLength));
-    Integer[] order = new Integer[encodings.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    Arrays.sort(order, Comparator.comparingInt(i -> encodings.get(i).length()));
     int hidden = session.hiddenSize();
     float[][] out = new float[texts.size()][];
-    for (int start = 0; start < order.length; start += options.batchSize()) {
-      int end = Math.min(order.length, start + options.batchSize());
-      List<Encoding> part = new ArrayList<>(end - start);
-      for (int i = start; i < end; i++) part.add(encodings.get(order[i]));
-      Batch b = Batch.pad(part, session.tokenizer().padId());
+    LengthBatches.forEach(encodings, options.batchSize(), session.tokenizer().padId(), (b, rows) -> {
       float[] states = session.tokenStates(b, "ner");  // the tc adapter, loaded under the session's LoRA name
-      for (int r = 0; r < part.size(); r++) out[order[start + r]] = pool(states, b, r, hidden);
-    }
+      for (int r = 0; r < rows.length; r++) out[rows[r]] = pool(states, b, r, hidden);
+    });
     return out;
   }
 

@@ -3,7 +3,7 @@ package io.mtpf.pretrain;
 import io.mtpf.MtpfException;
 import io.mtpf.TokenStateSource;
 import io.mtpf.data.BadLines;
-import io.mtpf.tokenizer.Batch;
+import io.mtpf.tokenizer.LengthBatches;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.WordPieceTokenizer;
 import java.nio.file.Files;
@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -167,24 +166,17 @@ public final class InterferenceProbes {
 
   /** Runs the model in batches of similar length (less padding) and hands each row to {@code body}. */
   static void forEachRow(TokenStateSource model, String adapter, List<Encoding> encodings, RowBody body) {
-    Integer[] order = new Integer[encodings.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    Arrays.sort(order, Comparator.comparingInt(i -> encodings.get(i).length()));
     int hidden = model.hiddenSize();
-    int padId = model.tokenizer().padId();
-    for (int start = 0; start < order.length; start += BATCH_SIZE) {
-      int end = Math.min(order.length, start + BATCH_SIZE);
-      List<Encoding> part = new ArrayList<>(end - start);
-      for (int i = start; i < end; i++) part.add(encodings.get(order[i]));
-      Batch batch = Batch.pad(part, padId);
+    LengthBatches.forEach(encodings, BATCH_SIZE, model.tokenizer().padId(), (batch, rows) -> {
       float[] states = model.tokenStates(batch, adapter);
       long expected = (long) batch.batchSize() * batch.seqLen() * hidden;
       if (states == null || states.length != expected) {
         throw new MtpfException("interference probes: the model returned " + (states == null ? "no" : states.length)
             + " values for a [" + batch.batchSize() + ", " + batch.seqLen() + ", " + hidden + "] batch");
       }
-      for (int r = 0; r < part.size(); r++) body.accept(order[start + r], part.get(r), states, r * batch.seqLen() * hidden);
-    }
+      for (int r = 0; r < rows.length; r++)
+        body.accept(rows[r], encodings.get(rows[r]), states, r * batch.seqLen() * hidden);
+    });
   }
 
   /**
