@@ -35,6 +35,9 @@ scripts/fuzz.sh --seconds 10 --no-java
 echo "== native/runtime on aarch64: cross-build, ctest under qemu (prints SKIPPED where qemu cannot run)"
 scripts/test-runtime-aarch64.sh "$root/build/aarch64"
 
+echo "== python: torch's own dependencies in build/pyenv (torchrun serves the Java test of torchrun restarts)"
+scripts/setup-pyenv.sh || echo "note: build/pyenv is incomplete (above); the tests that need torchrun print SKIPPED"
+
 echo "== java: mvn install (all modules and tests; JavaCPP cache $cache)"
 mvn -B -ntp install -Dtorch.dir="${Torch_DIR:-}" -Dnative.tests=OFF -Dnative.benchmarks=OFF -Djavacpp.cachedir="$cache"
 

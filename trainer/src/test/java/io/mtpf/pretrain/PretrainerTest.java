@@ -290,8 +290,9 @@ class PretrainerTest {
   void torchrunRestartsAKilledRankFromTheLastCheckpoint() throws Exception {
     Path torchrun = Path.of("..", "build", "pyenv", "bin", "torchrun").toAbsolutePath().normalize();
     String why = io.mtpf.Distributed.unavailable("cpu");
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(torchrun) && why.isEmpty(), () -> {
-      String reason = Files.isExecutable(torchrun) ? why : torchrun + " not found (scripts/setup.sh installs it)";
+    if (why.isEmpty()) why = torchrunUnusable(torchrun);
+    String reason = why;
+    org.junit.jupiter.api.Assumptions.assumeTrue(reason.isEmpty(), () -> {
       System.err.println("SKIPPED torchrunRestartsAKilledRankFromTheLastCheckpoint: " + reason);
       return reason;
     });
@@ -325,6 +326,19 @@ class PretrainerTest {
       job.descendants().forEach(ProcessHandle::destroyForcibly);
       job.destroyForcibly();
     }
+  }
+
+  /** "" when torchrun starts (the project's PyTorch with its dependencies: scripts/setup-pyenv.sh), else why not. */
+  static String torchrunUnusable(Path torchrun) throws Exception {
+    if (!Files.isExecutable(torchrun)) return torchrun + " not found (scripts/setup.sh installs PyTorch there)";
+    Process p = new ProcessBuilder(torchrun.toString(), "--help").redirectErrorStream(true).start();
+    byte[] output = p.getInputStream().readAllBytes();
+    if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+      String text = new String(output, StandardCharsets.UTF_8).strip();
+      return torchrun + " does not start (scripts/setup-pyenv.sh installs PyTorch's dependencies): "
+          + text.substring(Math.max(0, text.length() - 300));
+    }
+    return "";
   }
 
   /** RANK of a process started by torchrun (from /proc/PID/environ), -1 if none. */
