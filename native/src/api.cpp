@@ -20,6 +20,15 @@ namespace mtpf {
 
 namespace {
 
+// A JSON argument of the API, or an error naming it.
+nlohmann::json parse_json(const std::string& text, const char* what) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(what, ": malformed JSON (", e.what(), ")");
+  }
+}
+
 template <typename F>
 auto guarded(const char* what, F&& f) -> decltype(f()) {
   try {
@@ -170,12 +179,7 @@ class ProcessGroupImpl {
 
 DistributedGroup::DistributedGroup(const std::string& config_json, const std::string& device) : impl_(nullptr) {
   guarded("joining the process group", [&] {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(config_json);
-    } catch (const nlohmann::json::exception& e) {
-      fail("distributed config: malformed JSON (", e.what(), ")");
-    }
+    const auto j = parse_json(config_json, "distributed config");
     torch::Device d(torch::kCPU);
     try {
       d = torch::Device(device);
@@ -234,12 +238,7 @@ Trainer::Trainer(const std::string& model_dir, const std::string& config_json) :
 
 Trainer::Trainer(const std::string& model_dir, const std::string& config_json, DistributedGroup* group) : impl_(nullptr) {
   guarded("creating the trainer", [&] {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(config_json);
-    } catch (const nlohmann::json::exception& e) {
-      fail("trainer config: malformed JSON (", e.what(), ")");
-    }
+    const auto j = parse_json(config_json, "trainer config");
     auto impl = std::make_unique<TrainSessionImpl>();
     impl->session = std::make_unique<TrainSession>(model_dir, TrainConfig::from_json(j),
                                                    group ? group->impl()->group.get() : nullptr);
@@ -293,12 +292,8 @@ std::string Trainer::precision() const { return impl_->session->config().precisi
 
 void Trainer::save_checkpoint(const std::string& dir, const std::string& extra_json) const {
   guarded("save_checkpoint", [&] {
-    nlohmann::json extra;
-    try {
-      extra = extra_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(extra_json);
-    } catch (const nlohmann::json::exception& e) {
-      fail("checkpoint extra state: malformed JSON (", e.what(), ")");
-    }
+    const auto extra =
+        extra_json.empty() ? nlohmann::json::object() : parse_json(extra_json, "checkpoint extra state");
     impl_->session->save_checkpoint(dir, extra);
     return 0;
   });

@@ -233,7 +233,6 @@ struct AllGatherRows : torch::autograd::Function<AllGatherRows> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor local, ProcessGroup* group,
                                c10d::Backend* backend) {
     ctx->saved_data["group"] = reinterpret_cast<int64_t>(group);
-    ctx->saved_data["backend"] = reinterpret_cast<int64_t>(backend);
     ctx->saved_data["rows"] = local.size(0);
     auto input = local.contiguous();
     std::vector<std::vector<torch::Tensor>> outputs(1);

@@ -65,12 +65,7 @@ public final class PseudoLabels {
       try (BufferedWriter out = new BufferedWriter(new OutputStreamWriter(
           new GZIPOutputStream(Files.newOutputStream(tmp.resolve("labels.jsonl.gz")), 1 << 16), StandardCharsets.UTF_8))) {
         for (Sentence s : sentences) {
-          ObjectNode line = JSON.createObjectNode();
-          ArrayNode w = line.putArray("words");
-          s.words().forEach(w::add);
-          ArrayNode l = line.putArray("labels");
-          for (int x : s.labels()) l.add(x);
-          out.write(JSON.writeValueAsString(line));
+          out.write(JSON.writeValueAsString(lineOf(s, JSON.createObjectNode())));
           out.write('\n');
         }
       }
@@ -88,13 +83,7 @@ public final class PseudoLabels {
     ObjectNode root = JSON.createObjectNode();
     root.set("meta", meta);
     ArrayNode lines = root.putArray("sentences");
-    for (Sentence s : sentences) {
-      ObjectNode line = lines.addObject();
-      ArrayNode w = line.putArray("words");
-      s.words().forEach(w::add);
-      ArrayNode l = line.putArray("labels");
-      for (int x : s.labels()) l.add(x);
-    }
+    for (Sentence s : sentences) lineOf(s, lines.addObject());
     return root.toString();
   }
 
@@ -113,22 +102,33 @@ public final class PseudoLabels {
     if (k < 2) throw new MtpfException(what + ": no valid 'clusters'");
     List<Sentence> sentences = new ArrayList<>();
     int i = 0;
-    for (JsonNode n : root.get("sentences")) {
-      JsonNode w = n.get("words"), l = n.get("labels");
-      if (w == null || l == null || !w.isArray() || !l.isArray() || w.size() != l.size())
-        throw new MtpfException(what + ": sentence " + i + " needs arrays 'words' and 'labels' of equal length");
-      List<String> words = new ArrayList<>(w.size());
-      int[] labels = new int[l.size()];
-      for (int j = 0; j < labels.length; j++) {
-        words.add(w.get(j).asText());
-        labels[j] = l.get(j).asInt();
-        if (labels[j] != -100 && (labels[j] < 0 || labels[j] >= k))
-          throw new MtpfException(what + ": sentence " + i + ": label " + labels[j] + " outside [0, " + k + ")");
-      }
-      sentences.add(new Sentence(words, labels));
-      i++;
-    }
+    for (JsonNode n : root.get("sentences")) sentences.add(sentenceOf(n, k, what + ": sentence " + i++));
     return new PseudoLabels(sentences, k, meta);
+  }
+
+  /** One sentence as {"words": [...], "labels": [...]}, into {@code line}. */
+  private static ObjectNode lineOf(Sentence s, ObjectNode line) {
+    ArrayNode w = line.putArray("words");
+    s.words().forEach(w::add);
+    ArrayNode l = line.putArray("labels");
+    for (int x : s.labels()) l.add(x);
+    return line;
+  }
+
+  /** The sentence of {@link #lineOf}'s object, checked (labels -100 or in [0, k)); {@code where} names it in errors. */
+  private static Sentence sentenceOf(JsonNode n, int k, String where) {
+    JsonNode w = n == null ? null : n.get("words"), l = n == null ? null : n.get("labels");
+    if (w == null || l == null || !w.isArray() || !l.isArray() || w.size() != l.size())
+      throw new MtpfException(where + ": needs arrays 'words' and 'labels' of equal length");
+    List<String> words = new ArrayList<>(w.size());
+    int[] labels = new int[l.size()];
+    for (int i = 0; i < labels.length; i++) {
+      words.add(w.get(i).asText());
+      labels[i] = l.get(i).asInt();
+      if (labels[i] != -100 && (labels[i] < 0 || labels[i] >= k))
+        throw new MtpfException(where + ": label " + labels[i] + " outside [0, " + k + ")");
+    }
+    return new Sentence(words, labels);
   }
 
   /** Reads a folder written by {@link #write}; every line is checked. */
@@ -149,19 +149,7 @@ public final class PseudoLabels {
     Path file = dir.resolve("labels.jsonl.gz");
     DataFiles.forEachLine(file, (lineNo, line) -> {
       try {
-        JsonNode n = JSON.readTree(line);
-        JsonNode w = n.get("words"), l = n.get("labels");
-        if (w == null || l == null || !w.isArray() || !l.isArray() || w.size() != l.size())
-          throw new MtpfException(file + ":" + lineNo + ": needs arrays 'words' and 'labels' of equal length");
-        List<String> words = new ArrayList<>(w.size());
-        int[] labels = new int[l.size()];
-        for (int i = 0; i < labels.length; i++) {
-          words.add(w.get(i).asText());
-          labels[i] = l.get(i).asInt();
-          if (labels[i] != -100 && (labels[i] < 0 || labels[i] >= k))
-            throw new MtpfException(file + ":" + lineNo + ": label " + labels[i] + " outside [0, " + k + ")");
-        }
-        sentences.add(new Sentence(words, labels));
+        sentences.add(sentenceOf(JSON.readTree(line), k, file + ":" + lineNo));
       } catch (IOException e) {
         throw new MtpfException(file + ":" + lineNo + ": malformed JSON", e);
       }
