@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Fuzzes the Java parsers with Jazzer through its JUnit integration: each @FuzzTest method in fuzzing mode
 # (JAZZER_FUZZ=1), one JVM per target (Jazzer fuzzes one per run), two at a time, after `mvn install` built the modules.
-#   scripts/fuzz-java.sh [--seconds N]   per target (default 20)
+#   scripts/fuzz-java.sh [--seconds N] [--only TEXT]   N seconds per target (default 20); only targets containing TEXT
 # Findings: Jazzer writes the failing input into the target's ...FuzzTestInputs/<method>/ resource folder — from
 # then on a regression input replayed by every plain test run — and the run fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=20
+only=
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
     *) echo "fuzz-java: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -25,6 +27,12 @@ targets=(
   "trainer io.mtpf.pretrain.RunConfigFuzzTest#runConfig"
   "trainer io.mtpf.models.OnnxGraphReaderFuzzTest#onnxImport"
 )
+if [ -n "$only" ]; then
+  chosen=()
+  for t in "${targets[@]}"; do [[ "$t" == *"$only"* ]] && chosen+=("$t"); done
+  [ ${#chosen[@]} -gt 0 ] || { echo "fuzz-java: no target contains '$only'" >&2; exit 2; }
+  targets=("${chosen[@]}")
+fi
 logs=$root/build/fuzz-java
 mkdir -p "$logs"
 cd "$root"
@@ -58,7 +66,8 @@ for t in "${targets[@]}"; do
   echo "[fuzz-java] ${r#* }" >&2
   if [ "${r%% *}" != ok ]; then
     status=1
-    grep -a -m5 -E 'FuzzTest|Exception|Error|expected' "$logs/$name.log" >&2 || tail -20 "$logs/$name.log" >&2
+    # What Jazzer and surefire said, without the start-up chatter (instrumentation, hooks, corpus folders).
+    grep -av -E '^INFO: |^#[0-9]+ ' "$logs/$name.log" | tail -40 >&2
   fi
 done
 exit $status

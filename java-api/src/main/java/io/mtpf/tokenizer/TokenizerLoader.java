@@ -99,10 +99,7 @@ final class TokenizerLoader {
     Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
     for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
-      if (!e.getValue().isIntegralNumber() || e.getValue().asInt() < 0) {
-        throw error(file, "model.vocab entry '" + e.getKey() + "' has no non-negative integer id");
-      }
-      vocab.put(e.getKey(), e.getValue().asInt());
+      vocab.put(e.getKey(), tokenId(file, e.getValue(), "model.vocab entry '" + e.getKey() + "'"));
     }
     String unk = modelNode.path("unk_token").asText("[UNK]");
     if (!vocab.containsKey(unk)) throw error(file, "unk_token " + unk + " is not in model.vocab");
@@ -131,8 +128,8 @@ final class TokenizerLoader {
       left = "Left".equals(trunc.path("direction").asText("Right"));
     }
     JsonNode padding = root.get("padding");
-    int padId = padding != null && padding.path("pad_id").isIntegralNumber()
-        ? padding.get("pad_id").asInt() : vocab.getOrDefault("[PAD]", 0);
+    int padId = padding != null && padding.hasNonNull("pad_id")
+        ? tokenId(file, padding.get("pad_id"), "padding.pad_id") : vocab.getOrDefault("[PAD]", 0);
     return build(normalizer, preTokenize, model, added, template, maxLength, left, padId, file.toString());
   }
 
@@ -177,12 +174,11 @@ final class TokenizerLoader {
     if (list == null || list.isNull()) return out;
     if (!list.isArray()) throw error(file, "added_tokens is not a list");
     for (JsonNode t : list) {
-      if (!t.path("id").isIntegralNumber() || !t.path("content").isTextual()) {
-        throw error(file, "added_tokens entry without integer id and text content: " + t);
-      }
+      if (!t.path("content").isTextual()) throw error(file, "added_tokens entry without text content: " + t);
       boolean special = t.path("special").asBoolean(false);
       String content = t.get("content").asText();
-      out.add(new AddedToken(vocab.getOrDefault(content, t.get("id").asInt()), content, special,
+      int id = tokenId(file, t.get("id"), "added_tokens entry '" + content + "'");
+      out.add(new AddedToken(vocab.getOrDefault(content, id), content, special,
           t.path("normalized").asBoolean(!special), t.path("lstrip").asBoolean(false), t.path("rstrip").asBoolean(false),
           t.path("single_word").asBoolean(false)));
     }
@@ -196,7 +192,8 @@ final class TokenizerLoader {
       JsonNode cls = p.path("cls");
       JsonNode sep = p.path("sep");
       if (cls.size() != 2 || sep.size() != 2) throw error(file, "post_processor BertProcessing needs cls and sep as [token, id]");
-      return TemplateProcessor.bert(cls.get(1).asInt(), cls.get(0).asText(), sep.get(1).asInt(), sep.get(0).asText());
+      return TemplateProcessor.bert(tokenId(file, cls.get(1), "post_processor cls"), cls.get(0).asText(),
+          tokenId(file, sep.get(1), "post_processor sep"), sep.get(0).asText());
     }
     if (!"TemplateProcessing".equals(type)) {
       throw error(file, "post_processor type '" + type + "' is not supported: only TemplateProcessing and BertProcessing are");
@@ -224,7 +221,7 @@ final class TokenizerLoader {
         int[] ids = new int[def.get("ids").size()];
         String[] tokens = new String[ids.length];
         for (int k = 0; k < ids.length; k++) {
-          ids[k] = def.get("ids").get(k).asInt();
+          ids[k] = tokenId(file, def.get("ids").get(k), "post_processor special token '" + id + "'");
           tokens[k] = def.get("tokens").get(k).asText();
         }
         out.add(TemplateProcessor.Piece.special(ids, tokens, s.path("type_id").asInt(0)));
@@ -248,6 +245,14 @@ final class TokenizerLoader {
     } catch (IOException e) {
       throw new TokenizerException(file + ": cannot read: " + e, e);
     }
+  }
+
+  /** A token id: an integer in [0, 2^31 - 1] (HF's are u32; one past int range could index no embedding matrix). */
+  private static int tokenId(Path file, JsonNode n, String what) {
+    if (n == null || !n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
+      throw error(file, what + " has no integer id in [0, " + Integer.MAX_VALUE + "]: " + n);
+    }
+    return n.asInt();
   }
 
   private static TokenizerException error(Path file, String reason) {

@@ -11,7 +11,8 @@ final class WordPieceModel {
   private final Map<String, Integer> vocab;
   /** Continuation pieces keyed without their prefix, so lookups need no string concatenation. */
   private final Map<String, Integer> continuation;
-  private final String[] idToToken;
+  /** A map, not an array: ids may be sparse (HF allows any u32), and an array sized by the largest id could exhaust memory. */
+  private final Map<Integer, String> idToToken;
   private final int maxPieceChars;
   final String unkToken;
   final int unkId;
@@ -25,13 +26,11 @@ final class WordPieceModel {
     this.maxInputCharsPerWord = maxInputCharsPerWord;
     this.unkId = vocab.get(unkToken);
     this.continuation = new HashMap<>(vocab.size() * 2);
-    int maxId = 0;
-    for (int id : vocab.values()) maxId = Math.max(maxId, id);
-    this.idToToken = new String[maxId + 1];
+    this.idToToken = new HashMap<>(vocab.size() * 2);
     int longest = 1;
     for (Map.Entry<String, Integer> e : vocab.entrySet()) {
       String key = e.getKey();
-      idToToken[e.getValue()] = key;
+      idToToken.put(e.getValue(), key);
       longest = Math.max(longest, key.length());
       if (key.startsWith(prefix)) continuation.put(key.substring(prefix.length()), e.getValue());
     }
@@ -47,7 +46,7 @@ final class WordPieceModel {
   }
 
   String token(int id) {
-    return id >= 0 && id < idToToken.length ? idToToken[id] : null;
+    return idToToken.get(id);
   }
 
   /** Appends the pieces of the word text[start, end) to out, all with the given word id. */
@@ -66,8 +65,10 @@ final class WordPieceModel {
       int e = Math.min(end, s + maxPieceChars);
       if (e < end && Character.isLowSurrogate(chars[e]) && Character.isHighSurrogate(chars[e - 1])) e--;
       Integer id = null;
+      String piece = null;
       while (e > s) {
-        id = pieces.get(new String(chars, s, e - s));
+        piece = new String(chars, s, e - s);
+        id = pieces.get(piece);
         if (id != null) break;
         e -= Character.charCount(Character.codePointBefore(chars, e, s));
       }
@@ -77,7 +78,8 @@ final class WordPieceModel {
         out.add(unkId, unkToken, wordId, wordStart, wordEnd);
         return;
       }
-      out.add(id, idToToken[id], wordId, text.origStart[s], text.origEnd[e - 1]);
+      // The piece as matched (HF's token value), not the id's token: two vocab entries may share an id.
+      out.add(id, s == start ? piece : prefix + piece, wordId, text.origStart[s], text.origEnd[e - 1]);
       s = e;
     }
   }

@@ -83,7 +83,11 @@ class TokenizerLoaderTest {
         Arguments.of("{\"version\": \"1.0\"}", "no \"model\""),
         Arguments.of("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}", "model type 'BPE' is not supported"),
         Arguments.of("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", "unk_token [UNK] is not in model.vocab"),
-        Arguments.of("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": \"zero\"}}}", "no non-negative integer id"),
+        Arguments.of("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": \"zero\"}}}", "'[UNK]' has no integer id"),
+        Arguments.of("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1333333333333}}}",
+            "model.vocab entry 'a' has no integer id in [0, 2147483647]: 1333333333333"),
+        Arguments.of(ok + ", \"padding\": {\"pad_id\": \"0\"}}", "padding.pad_id has no integer id"),
+        Arguments.of(ok + ", \"added_tokens\": [{\"id\": -1, \"content\": \"[X]\"}]}", "added_tokens entry '[X]' has no integer id"),
         Arguments.of(ok + ", \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": []}}", "normalizer type 'Sequence' is not supported"),
         Arguments.of(ok + ", \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "pre_tokenizer type 'ByteLevel' is not supported"),
         Arguments.of(ok + ", \"post_processor\": {\"type\": \"RobertaProcessing\"}}", "post_processor type 'RobertaProcessing'"),
@@ -98,6 +102,19 @@ class TokenizerLoaderTest {
     TokenizerException e = assertThrows(TokenizerException.class, () -> WordPieceTokenizer.fromTokenizerJson(json));
     assertTrue(e.getMessage().startsWith(json.toString()), e.getMessage());
     assertTrue(e.getMessage().contains(reason), e.getMessage());
+  }
+
+  /** Ids need not be dense (HF allows any u32): a vocab with one id near 2^31 loads without an array that large. */
+  @Test
+  void sparseIdsLoad() throws IOException {
+    Path json = dir.resolve("tokenizer.json");
+    Files.writeString(json, "{\"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", "
+        + "\"vocab\": {\"[UNK]\": 0, \"play\": 2147483000, \"##ing\": 7}}}");
+    WordPieceTokenizer t = WordPieceTokenizer.fromTokenizerJson(json);
+    Encoding e = t.encode("playing", Integer.MAX_VALUE);
+    assertArrayEquals(new String[] {"play", "##ing"}, e.tokens());
+    assertArrayEquals(new int[] {2147483000, 7}, e.ids());
+    assertEquals("play", t.idToToken(2147483000));
   }
 
   @Test
