@@ -59,10 +59,13 @@ public final class NativeCore {
     return cores;
   }
 
-  /** Runs a native call; a C++ exception (already a RuntimeException from JavaCPP) becomes an MtpfException. */
+  /**
+   * Runs a native call ({@link NativeCalls}: the JVM's exit waits for it); a C++ exception (already a RuntimeException
+   * from JavaCPP) becomes an MtpfException.
+   */
   public static <T> T call(String what, Supplier<T> body) {
     try {
-      return body.get();
+      return NativeCalls.run(what, body);
     } catch (MtpfException e) {
       throw e;
     } catch (UnsatisfiedLinkError e) {

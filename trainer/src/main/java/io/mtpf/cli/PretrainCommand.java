@@ -64,6 +64,10 @@ final class PretrainCommand implements Callable<Integer> {
         new Pretrainer(c, new Pretrainer.Options(resume, offline, modelsDir, System.err, nproc)).run();
     // One line for the run: from rank 0, or from the launcher of --nproc ranks.
     if (io.mtpf.Distributed.Env.fromEnvironment().rank() != 0 || System.getenv("MTPF_LAUNCHED") != null) return 0;
+    if (r.stopped()) {
+      System.out.printf("stopped at step %d (exit signal); `mtpf pretrain --config ... --resume` continues%n", r.steps());
+      return 143;
+    }
     System.out.printf("done: %d steps in %.1f s; tc loss %s -> %s, ner loss %s -> %s; outputs in %s%n", r.steps(),
         r.seconds(), f(r.firstTcLoss()), f(r.lastTcLoss()), f(r.firstNerLoss()), f(r.lastNerLoss()), r.out());
     return 0;

@@ -59,6 +59,7 @@ final class QuickstartCommand implements Callable<Integer> {
     out.printf("data: %s%n%n", c.data.isEmpty() ? "WordNet 3.1 from Maven Central" : c.data);
     out.flush();
     Pretrainer.Result r = new Pretrainer(c, new Pretrainer.Options(false, offline, modelsDir, System.err)).run();
+    if (r.stopped()) return 143;  // the exit signal: Pretrainer said where its checkpoint is
 
     out.printf("%nwhat changed (%d steps, %.0f s):%n", r.steps(), r.seconds());
     out.printf("  %-34s %10s %10s%n", "", "before", "after");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.Distributed;
 import io.mtpf.MtpfException;
+import io.mtpf.NativeCalls;
 import io.mtpf.NativeCore;
 import io.mtpf.PretrainSession;
 import io.mtpf.StepMetrics;
@@ -48,9 +49,13 @@ public final class Pretrainer {
     }
   }
 
-  /** What a run did: first and last losses and the §5 probes before and after. */
+  /**
+   * What a run did: first and last losses and the §5 probes before and after; {@code stopped}: ended early by the
+   * JVM's exit (SIGTERM, Ctrl-C) with a checkpoint at {@code steps}, no probes after and no outputs.
+   */
   public record Result(Path out, long steps, double firstTcLoss, double lastTcLoss, double firstNerLoss,
-      double lastNerLoss, Map<String, Double> probesBefore, Map<String, Double> probesAfter, double seconds) {}
+      double lastNerLoss, Map<String, Double> probesBefore, Map<String, Double> probesAfter, double seconds,
+      boolean stopped) {}
 
   private final RunConfig c;
   private final Options o;
@@ -127,7 +132,11 @@ public final class Pretrainer {
       // Probes and files are rank 0's (probes run no collective, so the other ranks need not wait for them).
       Map<String, Double> before = lead ? measureProbes(probes, session) : Map.of();
       double[] first = {Double.NaN, Double.NaN}, last = {Double.NaN, Double.NaN};
-      try (MetricsLog metrics = lead ? new MetricsLog(out.resolve("metrics.jsonl"), session.optimizerSteps()) : null;
+      // On SIGTERM / Ctrl-C one process stops after its step with a checkpoint (the exit waits for it: NativeCalls).
+      // Ranks of a job do not: they would stop at different steps, so they end on their last periodic checkpoint.
+      long stoppedAt = -1;
+      try (NativeCalls.Hold exitWaits = group == null ? NativeCalls.hold() : NativeCalls.Hold.NONE;
+          MetricsLog metrics = lead ? new MetricsLog(out.resolve("metrics.jsonl"), session.optimizerSteps()) : null;
           BatchPrefetcher batches = new BatchPrefetcher(data, strategy.tc, strategy.ner, firstMicro, lastMicro, 3)) {
         if (firstMicro == 0 && lead) metrics.write(0, prefixed(before));
         ProgressBar bar = new ProgressBar(lead ? o.console() : new PrintStream(OutputStream.nullOutputStream()),
@@ -172,15 +181,27 @@ public final class Pretrainer {
           }
           bar.update(step, String.format("tc %s ner %s %.0f tok/s", fmt(last[0]), fmt(last[1]), tokensPerS),
               logStep);
-          if (lead && (step % c.logging.checkpointEvery == 0 || step == c.steps)) {
+          boolean stop = group == null && NativeCalls.stopRequested();
+          if (lead && (step % c.logging.checkpointEvery == 0 || step == c.steps || stop)) {
             try {
               checkpoint(session, checkpoints, step);
             } catch (MtpfException e) {
               throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
             }
           }
+          if (stop) {
+            // Said before the hold is released: the JVM halts as soon as its exit hooks are done.
+            log("stopped by the exit signal after step " + step + ": checkpoint " + checkpoints.resolve("step-" + step)
+                + " written; --resume continues from it");
+            stoppedAt = step;
+            break;
+          }
         }
         bar.finish();
+      }
+      if (stoppedAt >= 0) {
+        return new Result(out, stoppedAt, first[0], last[0], first[1], last[1], before, Map.of(),
+            (System.nanoTime() - t0) / 1e9, true);
       }
       Map<String, Double> after = lead ? measureProbes(probes, session) : Map.of();
       if (lead) {
@@ -188,7 +209,7 @@ public final class Pretrainer {
         Plots.write(out.resolve("metrics.jsonl"), out.resolve("plots"));
       }
       return new Result(out, session.optimizerSteps(), first[0], last[0], first[1], last[1], before, after,
-          (System.nanoTime() - t0) / 1e9);
+          (System.nanoTime() - t0) / 1e9, false);
     }
   }
 

@@ -328,6 +328,46 @@ class PretrainerTest {
     }
   }
 
+  /**
+   * SIGTERM (what Ctrl-C, kill and a cluster's preemption send) mid-run: the process stops after its step with a
+   * checkpoint there, exits 143, and never dies inside a native step (hs_err); --resume continues from it.
+   */
+  @Test
+  void sigtermStopsAfterTheStepWithACheckpoint() throws Exception {
+    Path out = tmp.resolve("sigterm");
+    RunConfig c = config("mtpf-tpl", out);
+    c.steps = 100_000;
+    c.logging.checkpointEvery = 100_000;
+    c.logging.probeEvery = 100_000;
+    Path yaml = Files.writeString(tmp.resolve("sigterm.yaml"), c.toYaml());
+    Path log = tmp.resolve("sigterm.log"), work = Files.createDirectories(tmp.resolve("sigterm-cwd"));
+    Process job = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+        "-XX:ErrorFile=" + work.resolve("hs_err_pid%p.log"), "-cp", System.getProperty("java.class.path"),
+        "io.mtpf.cli.Main", "pretrain", "--config", yaml.toString(), "--offline", "--models-dir",
+        tmp.resolve("models").toString()).directory(work.toFile()).redirectErrorStream(true)
+        .redirectOutput(log.toFile()).start();
+    try {
+      Path metrics = out.resolve("metrics.jsonl");
+      long until = System.nanoTime() + 120_000_000_000L;
+      while ((!Files.exists(metrics) || Files.readAllLines(metrics).size() < 20) && job.isAlive()
+          && System.nanoTime() < until) Thread.sleep(20);
+      assertTrue(job.isAlive(), "the run ended before the signal: " + Files.readString(log));
+      job.destroy();  // SIGTERM
+      assertTrue(job.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "no exit after SIGTERM");
+      String text = Files.readString(log);
+      assertEquals(143, job.exitValue(), text);
+      try (var crashes = Files.list(work)) {
+        assertEquals(List.of(), crashes.map(Path::toString).toList(), text);
+      }
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("stopped by the exit signal after step (\\d+)").matcher(text);
+      assertTrue(m.find(), text);
+      assertEquals("step-" + m.group(1), Files.readString(out.resolve("checkpoints/latest")).strip(), text);
+      assertTrue(Long.parseLong(m.group(1)) >= 19, text);
+    } finally {
+      job.destroyForcibly();
+    }
+  }
+
   /** "" when torchrun starts (the project's PyTorch with its dependencies: scripts/setup-pyenv.sh), else why not. */
   static String torchrunUnusable(Path torchrun) throws Exception {
     if (!Files.isExecutable(torchrun)) return torchrun + " not found (scripts/setup.sh installs PyTorch there)";
