@@ -68,7 +68,7 @@ final class AdaptNerCommand implements Callable<Integer> {
     for (int i = 0; i < seeds.size(); i++) {
       long seed = seeds.get(i);
       NerDataset part = fraction < 1 ? Evaluation.subsample(trainSet, fraction, seed) : trainSet;
-      var settings = new NerAdaptation.Settings(headEpochs, jointEpochs, batchSize, lr, 0.01, 32, 64, maxLength, seed,
+      var settings = new NerAdaptation.Settings(headEpochs, jointEpochs, 0, batchSize, lr, 0.01, 32, 64, maxLength, seed,
           device);
       var r = NerAdaptation.run(model, adapter, part, devSet, testSet, settings,
           out != null && i == 0 ? out.resolve("adapter") : null, System.err::println);

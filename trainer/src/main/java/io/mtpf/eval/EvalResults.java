@@ -42,8 +42,11 @@ public record EvalResults(String format, String mtpfVersion, String created, Con
                        boolean normalize, int maxLength, String device, int threads, List<Long> seeds,
                        List<Double> fractions, NerProtocol ner, TcProtocol tc, Integer loraLayers, String cacheDir) {}
 
-  /** The NER protocol as run; limits cap a split's sentences (0 = all), drawn with a seeded shuffle. */
-  public record NerProtocol(int headEpochs, int jointEpochs, int batchSize, double lr, double weightDecay, int loraR,
+  /**
+   * The NER protocol as run; limits cap a split's sentences (0 = all), drawn with a seeded shuffle; roundSentences:
+   * 0, an epoch is a pass over the train split, else that many sentences.
+   */
+  public record NerProtocol(int headEpochs, int jointEpochs, int roundSentences, int batchSize, double lr, double weightDecay, int loraR,
                             double loraAlpha, int maxLength, int trainLimit, int devLimit, int testLimit) {}
 
   /** The classification protocol as run (MTEB's logistic regression); testLimit caps test rows (0 = all). */

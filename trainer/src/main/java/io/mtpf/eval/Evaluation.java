@@ -103,8 +103,9 @@ public final class Evaluation {
       if (loraLayers == null) loraLayers = layers;
     }
     Path cacheDir = r.cacheDir() != null ? r.cacheDir() : r.out().resolve("cache");
-    NerAdaptation.Settings ner = NerAdaptation.Settings.paper().withEpochs(r.suite().headEpochs(), r.suite().jointEpochs());
-    ner = new NerAdaptation.Settings(ner.headEpochs(), ner.jointEpochs(), r.suite().nerBatchSize(),
+    NerAdaptation.Settings ner = NerAdaptation.Settings.paper()
+        .withEpochs(r.suite().headEpochs(), r.suite().jointEpochs(), r.suite().nerRoundSentences());
+    ner = new NerAdaptation.Settings(ner.headEpochs(), ner.jointEpochs(), ner.roundSentences(), r.suite().nerBatchSize(),
         r.nerLr() != null ? r.nerLr() : r.suite().nerLr(), ner.weightDecay(),
         ner.r(), ner.alpha(), ner.maxLength(), ner.seed(), r.embedding().device());
     EvalSuite s = r.suite();
@@ -113,7 +114,7 @@ public final class Evaluation {
         r.data() == null ? null : r.data().toString(), r.embedding().pooling(), r.embedding().prefix(),
         r.embedding().normalize(), r.embedding().maxLength(), r.embedding().device(), NativeCore.threads(), r.seeds(),
         r.fractions(),
-        new EvalResults.NerProtocol(ner.headEpochs(), ner.jointEpochs(), ner.batchSize(), ner.lr(), ner.weightDecay(),
+        new EvalResults.NerProtocol(ner.headEpochs(), ner.jointEpochs(), ner.roundSentences(), ner.batchSize(), ner.lr(), ner.weightDecay(),
             ner.r(), ner.alpha(), ner.maxLength(), s.nerTrainLimit(), s.nerDevLimit(), s.nerTestLimit()),
         new EvalResults.TcProtocol(MtebTasks.MTEB_VERSION, MtebClassification.EXPERIMENTS, MtebClassification.SEED,
             MtebClassification.C, MtebClassification.MAX_ITER, s.tcTestLimit()),

@@ -24,23 +24,42 @@ import java.util.function.Consumer;
  * together; batch 64, AdamW with weight decay 0.01. A task-primary ner adapter, when given, seeds the LoRA of the
  * layers it covers. Labels go on each word's first sub-token (-100 elsewhere), as HF's run_ner does. The epoch is
  * selected by dev F1 when there is a dev split, else the last one is taken. Scores: seqeval's entity F1.
+ *
+ * <p>An epoch is one pass over the train split, or — with {@code roundSentences} &gt; 0 — that many sentences drawn
+ * from a stream of reshuffled passes, so that every train size gets the same budget (a small CPU's study).
  */
 public final class NerAdaptation {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** The protocol's knobs; {@link #paper()} is Appendix A's setting. */
-  public record Settings(int headEpochs, int jointEpochs, int batchSize, double lr, double weightDecay, int r,
-      double alpha, int maxLength, long seed, String device) {
-    public static Settings paper() {
-      return new Settings(10, 30, 64, 5e-4, 0.01, 32, 64, 128, 42, "cpu");
+  /**
+   * The protocol's knobs; {@link #paper()} is Appendix A's setting. {@code roundSentences}: 0, an epoch is a pass
+   * over the train split; &gt; 0, an epoch is that many sentences (see the class comment).
+   */
+  public record Settings(int headEpochs, int jointEpochs, int roundSentences, int batchSize, double lr,
+      double weightDecay, int r, double alpha, int maxLength, long seed, String device) {
+    public Settings {
+      if (headEpochs < 0 || jointEpochs < 0 || headEpochs + jointEpochs == 0)
+        throw new MtpfException("NER adaptation needs at least one epoch, got " + headEpochs + " + " + jointEpochs);
+      if (roundSentences < 0) throw new MtpfException("NER round size must be >= 0, got " + roundSentences);
+      if (batchSize <= 0) throw new MtpfException("NER batch size must be positive, got " + batchSize);
     }
 
-    public Settings withEpochs(int head, int joint) {
-      return new Settings(head, joint, batchSize, lr, weightDecay, r, alpha, maxLength, seed, device);
+    public static Settings paper() {
+      return new Settings(10, 30, 0, 64, 5e-4, 0.01, 32, 64, 128, 42, "cpu");
+    }
+
+    public Settings withEpochs(int head, int joint, int round) {
+      return new Settings(head, joint, round, batchSize, lr, weightDecay, r, alpha, maxLength, seed, device);
     }
 
     public Settings withSeed(long s) {
-      return new Settings(headEpochs, jointEpochs, batchSize, lr, weightDecay, r, alpha, maxLength, s, device);
+      return new Settings(headEpochs, jointEpochs, roundSentences, batchSize, lr, weightDecay, r, alpha, maxLength, s,
+          device);
+    }
+
+    /** Sentences one epoch trains on. */
+    int epochSentences(int trainSize) {
+      return roundSentences > 0 ? roundSentences : trainSize;
     }
   }
 
@@ -69,7 +88,8 @@ public final class NerAdaptation {
     LabelMap labels = train.labels();
     if (dev != null) dev.labels().requireSame(labels, "dev split " + dev.name());
     test.labels().requireSame(labels, "test split " + test.name());
-    int stepsPerEpoch = (train.size() + s.batchSize() - 1) / s.batchSize();
+    int epochSentences = s.epochSentences(train.size());
+    int stepsPerEpoch = (epochSentences + s.batchSize() - 1) / s.batchSize();
     ObjectNode config = JSON.createObjectNode();
     config.put("strategy", "ner-adapt");
     config.put("stage", 1);
@@ -99,14 +119,13 @@ public final class NerAdaptation {
       double bestDev = Double.NEGATIVE_INFINITY;
       int bestEpoch = 0;
       Random rng = new Random(s.seed());
+      SentenceStream stream = new SentenceStream(train.size(), rng);
       int epochs = s.headEpochs() + s.jointEpochs();
       for (int epoch = 1; epoch <= epochs; epoch++) {
         int stage = epoch <= s.headEpochs() ? 1 : 2;
         if (epoch == s.headEpochs() + 1)
           session.setStage(2, s.lr(), Math.max(1, (long) s.jointEpochs() * stepsPerEpoch), 0);
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < train.size(); i++) order.add(i);
-        Collections.shuffle(order, rng);
+        List<Integer> order = stream.next(epochSentences);
         double lossSum = 0;
         int batches = 0;
         long started = System.nanoTime();
@@ -123,7 +142,7 @@ public final class NerAdaptation {
         }
         double trainSeconds = (System.nanoTime() - started) / 1e9;
         double devF1 = dev == null ? Double.NaN : EntityF1.f1(dev.tagSequences(), predict(session, tok, dev, labels, s));
-        history.add(new Epoch(epoch, stage, lossSum / batches, devF1, trainSeconds, train.size()));
+        history.add(new Epoch(epoch, stage, lossSum / batches, devF1, trainSeconds, epochSentences));
         log.accept(String.format("adapt-ner %s seed %d epoch %d/%d (stage %d): loss %.4f%s", train.name(), s.seed(),
             epoch, epochs, stage, lossSum / batches, dev == null ? "" : String.format(", dev F1 %.4f", devF1)));
         boolean select = dev == null ? epoch == epochs : devF1 > bestDev;
@@ -138,6 +157,34 @@ public final class NerAdaptation {
         labels.save(exportDir.resolve("labels.json"));
       }
       return new Result(bestTest, bestDev, bestEpoch, history, s.seed());
+    }
+  }
+
+  /** Train sentence indices as a stream of passes, each in a fresh seeded order; an epoch takes the next n. */
+  static final class SentenceStream {
+    private final List<Integer> order = new ArrayList<>();
+    private final Random rng;
+    private int next;
+
+    SentenceStream(int size, Random rng) {
+      for (int i = 0; i < size; i++) order.add(i);
+      this.rng = rng;
+      this.next = size;
+    }
+
+    List<Integer> next(int n) {
+      List<Integer> out = new ArrayList<>(n);
+      while (out.size() < n) {
+        if (next == order.size()) {
+          Collections.sort(order);  // each pass shuffles 0..n-1 afresh, as the per-epoch shuffle always did
+          Collections.shuffle(order, rng);
+          next = 0;
+        }
+        int take = Math.min(n - out.size(), order.size() - next);
+        out.addAll(order.subList(next, next + take));
+        next += take;
+      }
+      return out;
     }
   }
 

@@ -187,7 +187,8 @@ public final class PaperTables {
     sb.append("- pooling ").append(c.pooling()).append(c.prefix().isEmpty() ? "" : ", prefix \"" + c.prefix() + "\"")
         .append(c.normalize() ? ", normalised" : "").append("; seeds ").append(c.seeds()).append(", fractions ")
         .append(c.fractions()).append("; NER epochs ").append(c.ner().headEpochs()).append(" + ")
-        .append(c.ner().jointEpochs()).append('\n');
+        .append(c.ner().jointEpochs())
+        .append(c.ner().roundSentences() > 0 ? " of " + c.ner().roundSentences() + " sentences" : "").append('\n');
     sb.append(String.format(Locale.ROOT, "- %.0f s in all (NER %.0f s, TC %.0f s), %d threads%n%n",
         r.timing().totalSeconds(), r.timing().nerSeconds(), r.timing().tcSeconds(), c.threads()));
     List<String> header = List.of("Dataset", "Family", "Status", "Score", "Details", "Train", "Test", "Seconds");

@@ -124,7 +124,7 @@ class EvaluateCommandTest {
   void adaptersSeedNerAndStayActiveForClassification() throws Exception {
     NerDataset train = NerReaders.read(data.resolve("conll2003/train.txt"), BadLines.fail());
     Path adapter = tmp.resolve("adapter");
-    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 2, 8, 5e-2, 0.01, 32, 64, 16, 3,
+    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 2, 0, 8, 5e-2, 0.01, 32, 64, 16, 3,
         "cpu"), adapter, line -> {});
     Path run = tmp.resolve("run-adapters");
     CliRunner.Result r = CliRunner.run("evaluate", "--model", model.toString(), "--adapter", "ner=" + adapter,
@@ -151,7 +151,7 @@ class EvaluateCommandTest {
     }
     // A ner adapter of another rank cannot seed the adaptation's LoRA: an error before any work.
     Path small = tmp.resolve("adapter-r4");
-    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 0, 8, 5e-2, 0.01, 4, 8, 16, 3,
+    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 0, 0, 8, 5e-2, 0.01, 4, 8, 16, 3,
         "cpu"), small, line -> {});
     CliRunner.Result bad = CliRunner.run("evaluate", "--model", model.toString(), "--adapter", "ner=" + small,
         "--data", data.toString(), "--out", tmp.resolve("bad").toString());
@@ -176,7 +176,7 @@ class EvaluateCommandTest {
     // token states pooled in Java must equal the native Encoder's pooling.
     NerDataset train = NerReaders.read(data.resolve("conll2003/train.txt"), BadLines.fail());
     Path zero = tmp.resolve("zero-adapter");
-    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 0, 8, 5e-2, 0.01, 4, 8, 16, 3,
+    NerAdaptation.run(model, null, train, null, train, new NerAdaptation.Settings(1, 0, 0, 8, 5e-2, 0.01, 4, 8, 16, 3,
         "cpu"), zero, line -> {});
     List<String> texts = List.of("anna went to paris", "tom", "tom met anna in london .", "paris paris paris");
     for (String pooling : List.of("mean", "cls")) {

@@ -21,7 +21,7 @@ class EvalResultsTest {
   static EvalResults sample() {
     var config = new EvalResults.Config("tpl", "quick", "all", "/data", "mean", "query: ", true, 256, "cpu", 2,
         List.of(42L, 43L), List.of(0.1, 1.0),
-        new EvalResults.NerProtocol(1, 3, 64, 5e-4, 0.01, 32, 64, 128, 500, 200, 500),
+        new EvalResults.NerProtocol(1, 3, 0, 64, 5e-4, 0.01, 32, 64, 128, 500, 200, 500),
         new EvalResults.TcProtocol(MtebTasks.MTEB_VERSION, 10, 42, 1.0, 100, 0), 2, "/run/cache");
     var ner = new EvalResults.Ner(0.81, 0.79, 0.7999, Map.of("PER", new EvalResults.TypeScores(0.9, 0.8, 0.847, 12)),
         3, null, List.of(new EvalResults.EpochStat(1, 1, 1.25, 0.5, 2.5, 200.0),

@@ -43,12 +43,40 @@ class NerAdaptationTest {
     return f;
   }
 
+  /** Epochs as passes draw what the per-epoch shuffle always drew; rounds cut the same stream of passes. */
+  @Test
+  void sentenceStreamIsPassesOfFreshShuffles() {
+    java.util.Random ref = new java.util.Random(5);
+    NerAdaptation.SentenceStream passes = new NerAdaptation.SentenceStream(7, new java.util.Random(5));
+    for (int epoch = 0; epoch < 3; epoch++) {
+      List<Integer> order = new java.util.ArrayList<>(List.of(0, 1, 2, 3, 4, 5, 6));
+      java.util.Collections.shuffle(order, ref);
+      assertEquals(order, passes.next(7), "epoch " + epoch);
+    }
+    NerAdaptation.SentenceStream rounds = new NerAdaptation.SentenceStream(7, new java.util.Random(5));
+    List<Integer> drawn = new java.util.ArrayList<>();
+    for (int round = 0; round < 7; round++) drawn.addAll(rounds.next(3));  // 21 = 3 whole passes
+    NerAdaptation.SentenceStream again = new NerAdaptation.SentenceStream(7, new java.util.Random(5));
+    assertEquals(drawn, new java.util.ArrayList<>() {{ for (int i = 0; i < 3; i++) addAll(again.next(7)); }});
+  }
+
+  @Test
+  void roundsTrainOnTheirSentenceBudget() throws Exception {
+    Path model = tinyModel();
+    NerDataset train = NerReaders.read(conll("train.txt", 8), BadLines.fail());
+    var r = NerAdaptation.run(model, null, train, null, train,
+        new NerAdaptation.Settings(1, 2, 20, 8, 5e-2, 0.01, 4, 8, 16, 3, "cpu"), null, line -> {});
+    assertEquals(3, r.history().size());
+    for (NerAdaptation.Epoch e : r.history()) assertEquals(20, e.sentences());
+    assertEquals(3, r.selectedEpoch(), "no dev split: the last epoch");
+  }
+
   @Test
   void learnsATrivialTaggingAndExportsItsAdapter() throws Exception {
     Path model = tinyModel();
     NerDataset train = NerReaders.read(conll("train.txt", 8), BadLines.fail());
     NerDataset dev = NerReaders.read(conll("dev.txt", 1), train.labels(), BadLines.fail());
-    var settings = new NerAdaptation.Settings(2, 6, 8, 5e-2, 0.01, 4, 8, 16, 3, "cpu");
+    var settings = new NerAdaptation.Settings(2, 6, 0, 8, 5e-2, 0.01, 4, 8, 16, 3, "cpu");
     Path export = tmp.resolve("adapter");
     var r = NerAdaptation.run(model, null, train, dev, dev, settings, export, line -> {});
     assertEquals(8, r.history().size());
