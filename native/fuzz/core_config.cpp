@@ -1,6 +1,6 @@
-// The core's config.json reader (native/src/config.cpp), then the model it describes where that is small enough to
+// The config.json reader (native/formats/src/hf_config.cpp), then the model it describes where that is small enough to
 // build here (a config asking for billions of parameters is a valid config; allocating it is not this test's job).
-#include "config.h"
+#include "mtpf/formats/hf_config.h"
 #include "encoder_model.h"
 #include "errors.h"
 #include "fuzz_util.h"

@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "errors.h"
-#include "../runtime/src/json_number.h"
+#include "mtpf/formats/json_field.h"
 
 #if defined(MTPF_WITH_GLOO)
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "attention.h"
-#include "config.h"
+#include "mtpf/formats/hf_config.h"
 
 namespace mtpf {
 

@@ -1,22 +1,3 @@
-// Errors thrown by the core. Every message names the input (file, tensor, argument) and the reason;
-// the JavaCPP glue turns each std::exception into a Java exception carrying what().
+// Errors thrown by the core: mtpf::Error and mtpf::fail, defined with the format layer that throws them too.
 #pragma once
-#include <sstream>
-#include <stdexcept>
-#include <string>
-
-namespace mtpf {
-
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// mtpf::fail("model.safetensors: tensor ", name, " ends past the file")
-template <typename... Parts>
-[[noreturn]] void fail(const Parts&... parts) {
-  std::ostringstream out;
-  (out << ... << parts);
-  throw Error(out.str());
-}
-
-}  // namespace mtpf
+#include "mtpf/formats/error.h"

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "atomic_file.h"
+#include "mtpf/formats/checkpoint_keys.h"
 #include "errors.h"
 #include "lora.h"
 #include "safetensors.h"
@@ -18,24 +19,6 @@ namespace {
 
 const char* const kTokenizerFiles[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
                                        "special_tokens_map.json", "merges.txt", "vocab.json"};
-
-// HF checkpoint key -> base-model key: drop the task-model prefix, and map the old gamma/beta LayerNorm names.
-std::string normalize_key(std::string key) {
-  for (const char* prefix : {"bert.", "roberta.", "distilbert.", "model."}) {
-    const std::string p(prefix);
-    if (key.rfind(p, 0) == 0) {
-      key = key.substr(p.size());
-      break;
-    }
-  }
-  auto replace_suffix = [&key](const std::string& from, const std::string& to) {
-    if (key.size() >= from.size() && key.compare(key.size() - from.size(), from.size(), from) == 0)
-      key = key.substr(0, key.size() - from.size()) + to;
-  };
-  replace_suffix(".gamma", ".weight");
-  replace_suffix(".beta", ".bias");
-  return key;
-}
 
 std::map<std::string, torch::Tensor> read_weights(const fs::path& dir) {
   const fs::path single = dir / "model.safetensors";
@@ -70,7 +53,7 @@ std::map<std::string, torch::Tensor> read_weights(const fs::path& dir) {
 void model_load_state(EncoderModel& model, const std::map<std::string, torch::Tensor>& tensors,
                       const std::string& source, std::map<std::string, torch::Tensor>* extras) {
   std::map<std::string, std::pair<std::string, torch::Tensor>> by_key;  // normalized key -> (file key, tensor)
-  for (const auto& [name, t] : tensors) by_key.emplace(normalize_key(name), std::make_pair(name, t));
+  for (const auto& [name, t] : tensors) by_key.emplace(normalize_checkpoint_key(name), std::make_pair(name, t));
 
   torch::NoGradGuard no_grad;
   std::set<std::string> used;

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "config.h"
+#include "mtpf/formats/hf_config.h"
 #include "encoder_model.h"
 
 namespace mtpf {

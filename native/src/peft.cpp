@@ -10,7 +10,7 @@
 #include <regex>
 #include <set>
 
-#include "../runtime/src/json_number.h"
+#include "mtpf/formats/json_field.h"
 #include "atomic_file.h"
 #include "errors.h"
 #include "safetensors.h"

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "../runtime/src/json_number.h"
+#include "mtpf/formats/json_field.h"
 #include "atomic_file.h"
 #include "errors.h"
 

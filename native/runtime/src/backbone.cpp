@@ -68,7 +68,7 @@ class BackboneImpl {
   // Checks the inputs and packs them; returns the packing.
   Packing prepare(const int32_t* ids, const int32_t* mask, const int32_t* types, const int32_t* adapter_ids, int batch,
                   int seq) const {
-    const ModelConfig& c = model.config();
+    const EncoderConfig& c = model.config();
     if (!ids || !mask) fail("input_ids and attention_mask must not be null");
     if (batch < 0 || seq < 0) fail("batch (", batch, ") and seq (", seq, ") must not be negative");
     std::vector<int> lengths(batch), slot_of(batch, -1);

@@ -12,6 +12,7 @@
 
 #include "errors.h"
 #include "kernels.h"
+#include "mtpf/formats/checkpoint_keys.h"
 #include "safetensors.h"
 
 namespace fs = std::filesystem;
@@ -39,23 +40,6 @@ const ArchNames kBertNames = {"encoder.layer",          "attention.self.query", 
 const ArchNames kDistilBertNames = {"transformer.layer", "attention.q_lin", "attention.k_lin",
                                     "attention.v_lin",   "attention.out_lin", "sa_layer_norm",
                                     "ffn.lin1",          "ffn.lin2",          "output_layer_norm"};
-
-// Checkpoint key -> base-model key: drop a task model's prefix; old LayerNorm names gamma/beta.
-std::string normalize_key(std::string key) {
-  for (const char* prefix : {"bert.", "roberta.", "distilbert.", "model."}) {
-    if (key.rfind(prefix, 0) == 0) {
-      key = key.substr(std::strlen(prefix));
-      break;
-    }
-  }
-  auto replace_suffix = [&key](const std::string& from, const std::string& to) {
-    if (key.size() >= from.size() && key.compare(key.size() - from.size(), from.size(), from) == 0)
-      key = key.substr(0, key.size() - from.size()) + to;
-  };
-  replace_suffix(".gamma", ".weight");
-  replace_suffix(".beta", ".bias");
-  return key;
-}
 
 // The checkpoint's tensors by normalized name, over one file or the shards of an index.
 class Checkpoint {
@@ -92,7 +76,8 @@ class Checkpoint {
  private:
   void add(const std::string& path) {
     files_.push_back(std::make_unique<SafetensorsFile>(path));
-    for (const auto& [key, e] : files_.back()->entries()) by_name_[normalize_key(key)] = {files_.back().get(), key};
+    for (const auto& [key, e] : files_.back()->entries())
+      by_name_[normalize_checkpoint_key(key)] = {files_.back().get(), key};
   }
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, std::pair<const SafetensorsFile*, std::string>> by_name_;
@@ -133,7 +118,7 @@ EncoderModel::EncoderModel(const std::string& dir, bool int8) {
   const fs::path config_path = fs::path(dir) / "config.json";
   if (!fs::exists(config_path)) fail(config_path.string(), ": file not found (an HF model folder needs config.json)");
   config_ = config_read(config_path.string());
-  const ModelConfig& c = config_;
+  const EncoderConfig& c = config_;
   const Checkpoint ckpt(dir);
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   word_embeddings_ = ckpt.take("embeddings.word_embeddings.weight", {c.vocab_size, H});
@@ -210,7 +195,7 @@ long long EncoderModel::weight_bytes() const {
 
 void EncoderModel::embed(const int32_t* ids, const int32_t* types, int seq, const Packing& packing, ThreadPool& pool,
                          float* hidden) const {
-  const ModelConfig& c = config_;
+  const EncoderConfig& c = config_;
   const int64_t H = c.hidden_size;
   const int batch = static_cast<int>(packing.length.size());
   pool.parallel_for(batch, [&](int64_t begin, int64_t end) {
@@ -241,7 +226,7 @@ void EncoderModel::embed(const int32_t* ids, const int32_t* types, int seq, cons
 
 void EncoderModel::forward(const int32_t* ids, const int32_t* types, int seq, const Packing& packing,
                            ThreadPool& pool, float* x) const {
-  const ModelConfig& c = config_;
+  const EncoderConfig& c = config_;
   const int64_t T = packing.tokens, H = c.hidden_size, I = c.intermediate_size;
   const int heads = c.num_attention_heads, hd = c.head_dim();
   embed(ids, types, seq, packing, pool, x);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
+#include "mtpf/formats/hf_config.h"
 #include "linear.h"
 #include "lora.h"
 #include "thread_pool.h"
@@ -45,7 +45,7 @@ class EncoderModel {
   // dir: HF folder (config.json + model.safetensors or a sharded index). int8: quantise the linears' weights.
   EncoderModel(const std::string& dir, bool int8);
 
-  const ModelConfig& config() const { return config_; }
+  const EncoderConfig& config() const { return config_; }
   LinearShapes linear_shapes() const;
   // The fused linear holding HF module `module`, and its part index; null if none.
   FusedLinear* find_linear(const std::string& module, int* part);
@@ -60,7 +60,7 @@ class EncoderModel {
   void embed(const int32_t* ids, const int32_t* types, int seq, const Packing& packing, ThreadPool& pool,
              float* hidden) const;
 
-  ModelConfig config_;
+  EncoderConfig config_;
   std::vector<float> word_embeddings_, position_embeddings_, token_type_embeddings_;
   LayerNormWeights embeddings_norm_;
   std::vector<EncoderLayer> layers_;

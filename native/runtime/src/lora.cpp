@@ -10,7 +10,7 @@
 #include <set>
 
 #include "errors.h"
-#include "json_number.h"
+#include "mtpf/formats/json_field.h"
 #include "safetensors.h"
 
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.h"
-#include "json_number.h"
+#include "mtpf/formats/json_field.h"
 
 namespace mtpf::rt {
 

@@ -1,6 +1,6 @@
 // Integers from JSON headers and configs, checked. nlohmann's get<int>() casts a float or an out-of-range value
 // without a word — undefined behaviour for a float past the type's range (the fuzzer's first native finding: a
-// config.json with type_vocab_size 2e33). Shared by the runtime and the core (torch-free).
+// config.json with type_vocab_size 2e33). Part of the format layer both the runtime and the core link.
 #pragma once
 #include <cmath>
 #include <cstdint>

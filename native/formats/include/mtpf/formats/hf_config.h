@@ -1,5 +1,5 @@
-// EncoderConfig: what we read from an HF config.json. Field names follow BERT's config; DistilBERT's own
-// names (dim, n_layers, ...) are mapped onto them when read.
+// config.json of an HF encoder, read once for the core and the runtime: the BERT family (bert, roberta, xlm-roberta;
+// MiniLM, bge and e5 are "bert") and distilbert, whose own names (dim, n_layers, ...) are mapped onto BERT's.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -25,9 +25,13 @@ struct EncoderConfig {
   bool is_roberta() const { return model_type == "roberta" || model_type == "xlm-roberta"; }
   bool is_distilbert() const { return model_type == "distilbert"; }
   int head_dim() const { return hidden_size / num_attention_heads; }
+  // Tokens a sequence may have: RoBERTa spends padding_idx + 1 position rows on its offset.
+  int max_sequence_length() const {
+    return is_roberta() ? max_position_embeddings - pad_token_id - 1 : max_position_embeddings;
+  }
 };
 
-// Reads and checks config.json; `path` is named in every error.
+// Reads and checks config.json; `path` is named in every error (mtpf::Error).
 EncoderConfig config_read(const std::string& path);
 EncoderConfig config_from_json(const nlohmann::json& j, const std::string& source);
 

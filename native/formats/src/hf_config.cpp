@@ -1,9 +1,9 @@
-#include "config.h"
+#include "mtpf/formats/hf_config.h"
 
 #include <fstream>
 
-#include "../runtime/src/json_number.h"
-#include "errors.h"
+#include "mtpf/formats/error.h"
+#include "mtpf/formats/json_field.h"
 
 namespace mtpf {
 
@@ -60,8 +60,10 @@ EncoderConfig config_from_json(const nlohmann::json& j, const std::string& sourc
   if (c.hidden_act != "gelu") fail(source, ": hidden_act '", c.hidden_act, "' is not supported (only exact 'gelu')");
   if (c.hidden_size <= 0 || c.num_attention_heads <= 0 || c.hidden_size % c.num_attention_heads != 0)
     fail(source, ": hidden_size ", c.hidden_size, " is not a multiple of num_attention_heads ", c.num_attention_heads);
-  if (c.num_hidden_layers <= 0 || c.vocab_size <= 0 || c.intermediate_size <= 0 || c.max_position_embeddings <= 0)
+  if (c.num_hidden_layers <= 0 || c.vocab_size <= 0 || c.intermediate_size <= 0 || c.max_sequence_length() <= 0)
     fail(source, ": layer count, vocab size, intermediate size and max positions must be positive");
+  if (c.pad_token_id < 0 || c.pad_token_id >= c.vocab_size)
+    fail(source, ": pad_token_id ", c.pad_token_id, " is outside the vocabulary of ", c.vocab_size);
   return c;
 }
 
