@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string head_weights = mtpf_fuzz::write_file("head_ner.safetensors", parts[3]);
   const std::string dir = mtpf_fuzz::work_dir().string();
   mtpf_fuzz::read_or_refuse<std::runtime_error>({config, weights, dir}, [&] {
-    auto c = mtpf::rt::peft_read_config(dir);
+    auto c = mtpf::peft_read_config(dir);
     auto w = mtpf::rt::peft_read_weights(dir, c, linears);
     volatile float sink = c.scaling() + float(w.size());
     (void)sink;

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 
+#include "mtpf/formats/checkpoint_keys.h"
 #include "mtpf/formats/json_field.h"
 #include "atomic_file.h"
 #include "errors.h"
@@ -25,8 +25,6 @@ namespace {
 const char* const kConfigFile = "adapter_config.json";
 const char* const kWeightsFile = "adapter_model.safetensors";
 const std::string kKeyPrefix = "base_model.model.";  // PeftModel.base_model (LoraModel).model
-// Task-model prefixes HF puts before the encoder's own names; PEFT files written on such a model carry them.
-const char* const kArchPrefixes[] = {"bert.", "roberta.", "distilbert.", "model."};
 
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 bool ends_with(const std::string& s, const std::string& p) {
@@ -63,31 +61,10 @@ Linears linears_by_name(const torch::nn::Module& model) {
 // A module name from a PEFT file or config, as this model names it ("bert.encoder.x" -> "encoder.x"); "" if none.
 std::string resolve_module(const Linears& linears, const std::string& name) {
   if (linears.contains(name)) return name;
-  for (const char* prefix : kArchPrefixes)
+  for (const char* prefix : kTaskModelPrefixes)
     if (starts_with(name, prefix) && linears.contains(name.substr(std::string(prefix).size())))
       return name.substr(std::string(prefix).size());
   return "";
-}
-
-// PEFT's check_target_module_exists: a list matches a name or a "."-suffix of it, a string is a full-match regex.
-bool config_selects(const PeftAdapterConfig& c, const std::string& module) {
-  if (!c.layers_to_transform.empty()) {
-    const int layer = lora_layer_of(module);
-    if (std::find(c.layers_to_transform.begin(), c.layers_to_transform.end(), layer) == c.layers_to_transform.end())
-      return false;
-  }
-  std::vector<std::string> names = {module};
-  for (const char* prefix : kArchPrefixes) names.push_back(prefix + module);
-  if (!c.target_modules_regex.empty()) {
-    const std::regex re(c.target_modules_regex);
-    for (const auto& n : names)
-      if (std::regex_match(n, re)) return true;
-    return false;
-  }
-  for (const auto& t : c.target_modules)
-    for (const auto& n : names)
-      if (n == t || ends_with(n, "." + t)) return true;
-  return false;
 }
 
 void check_head_name(const std::string& name) {
@@ -142,59 +119,9 @@ void peft_save(const torch::nn::Module& model, const std::string& adapter, const
   json_write(fs::path(dir) / kConfigFile, j);
 }
 
-PeftAdapterConfig peft_read_config(const std::string& dir) {
-  const fs::path path = fs::path(dir) / kConfigFile;
-  if (!fs::exists(path)) fail(path.string(), ": file not found (a PEFT adapter folder needs ", kConfigFile, ")");
-  const json j = json_read(path);
-  const std::string src = path.string();
-  auto get = [&](const char* key) -> const json* { return j.contains(key) && !j[key].is_null() ? &j[key] : nullptr; };
-  auto is_true = [&](const char* key) { return get(key) && get(key)->is_boolean() && get(key)->get<bool>(); };
-  try {
-    if (!get("peft_type") || j["peft_type"] != "LORA")
-      fail(src, ": peft_type is ", get("peft_type") ? j["peft_type"].dump() : "missing", "; mtpf reads LORA adapters");
-    PeftAdapterConfig c;
-    if (!get("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0)
-      fail(src, ": r must be a positive integer");
-    c.lora.r = j["r"].get<int64_t>();
-    if (get("lora_alpha")) c.lora.lora_alpha = j["lora_alpha"].get<double>();
-    if (get("lora_dropout")) c.lora.lora_dropout = j["lora_dropout"].get<double>();
-    c.lora.use_rslora = is_true("use_rslora");
-    if (get("bias") && j["bias"] != "none")
-      fail(src, ": bias ", j["bias"].dump(), " is not supported (mtpf adapters train no biases)");
-    if (is_true("fan_in_fan_out")) fail(src, ": fan_in_fan_out (Conv1D layers) is not supported");
-    if (is_true("use_dora")) fail(src, ": DoRA (use_dora) is not supported");
-    for (const char* key : {"rank_pattern", "alpha_pattern"})
-      if (get(key) && !j[key].empty()) fail(src, ": ", key, " (per-module ranks) is not supported");
-    const json* t = get("target_modules");
-    if (!t) fail(src, ": target_modules is missing");
-    if (t->is_string()) {
-      c.target_modules_regex = t->get<std::string>();
-      try {
-        std::regex check(c.target_modules_regex);
-      } catch (const std::regex_error& e) {
-        fail(src, ": target_modules regex '", c.target_modules_regex, "' is invalid (", e.what(), ")");
-      }
-    } else {
-      c.target_modules = t->get<std::vector<std::string>>();
-    }
-    if (const json* l = get("layers_to_transform"))
-      for (const json& v : l->is_array() ? *l : json::array({*l})) {
-        auto layer = json_integer<int>(v);
-        if (!layer) fail(src, ": layers_to_transform holds ", v.dump(), ", not a layer index");
-        c.layers_to_transform.push_back(*layer);
-      }
-    if (const json* m = get("modules_to_save")) c.modules_to_save = m->get<std::vector<std::string>>();
-    if (get("base_model_name_or_path")) c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
-    if (get("task_type")) c.task_type = j["task_type"].get<std::string>();
-    return c;
-  } catch (const json::exception& e) {
-    fail(src, ": unexpected value (", e.what(), ")");
-  }
-}
-
 std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& dir, const std::string& adapter,
                                    bool is_trainable) {
-  const PeftAdapterConfig config = peft_read_config(dir);
+  const PeftConfig config = peft_read_config(dir);
   if (!lora_adapter_modules(model, adapter).empty())
     fail("peft_load ", dir, ": the model already has a LoRA adapter named '", adapter, "' (remove it first)");
   const std::string file = (fs::path(dir) / kWeightsFile).string();
@@ -231,7 +158,7 @@ std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& 
     (is_a ? p.a_key : p.b_key) = key;
   }
   if (found.empty()) fail(file, ": holds no LoRA tensors");
-  const int64_t r = config.lora.r;
+  const int64_t r = config.r;
   for (const auto& entry : found) {
     const std::string& module = entry.first;  // a named reference: lambdas cannot capture bindings before C++20
     const auto& p = entry.second;
@@ -245,7 +172,7 @@ std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& 
     };
     check(p.a, p.a_key, {r, opts.in_features()});
     check(p.b, p.b_key, {opts.out_features(), r});
-    if (!config_selects(config, module))
+    if (!config.selects(module))
       fail(dir, ": ", kWeightsFile, " has weights for '", module, "', which ", kConfigFile,
            "'s target_modules/layers_to_transform do not select");
   }
@@ -254,12 +181,17 @@ std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& 
     const std::string& name = item.key();
     if (found.count(name)) {
       modules.push_back(name);
-    } else if (config_selects(config, name)) {
+    } else if (config.selects(name)) {
       fail(dir, ": ", kConfigFile, " targets '", name, "' but ", kWeightsFile, " has no lora_A/lora_B for it");
     }
   }
 
-  lora_inject_modules(model, adapter, config.lora, modules, is_trainable);
+  LoraConfig lora;
+  lora.r = config.r;
+  lora.lora_alpha = config.lora_alpha;
+  lora.lora_dropout = config.lora_dropout;
+  lora.use_rslora = config.use_rslora;
+  lora_inject_modules(model, adapter, lora, modules, is_trainable);
   torch::NoGradGuard no_grad;
   for (const auto& name : modules) {
     const LoraAdapter& a = linears[name]->adapter(adapter);

@@ -10,19 +10,9 @@
 #include <vector>
 
 #include "lora.h"
+#include "mtpf/formats/peft_config.h"  // PeftConfig, peft_read_config: adapter_config.json
 
 namespace mtpf {
-
-// What adapter_config.json says, as far as mtpf uses it.
-struct PeftAdapterConfig {
-  LoraConfig lora;
-  std::vector<std::string> target_modules;  // a list (full names or suffixes, as PEFT matches them) ...
-  std::string target_modules_regex;         // ... or, when PEFT was given a string, that regex (full match)
-  std::vector<int> layers_to_transform;     // empty = all
-  std::vector<std::string> modules_to_save;  // a PEFT task head ("classifier"): its tensors are skipped on load
-  std::string base_model_name_or_path;
-  std::string task_type;  // "" for null
-};
 
 struct PeftSaveOptions {
   std::string base_model_name_or_path;
@@ -37,7 +27,6 @@ void peft_save(const torch::nn::Module& model, const std::string& adapter, const
 // Returns the module names that got the adapter.
 std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& dir, const std::string& adapter,
                                    bool is_trainable = false);
-PeftAdapterConfig peft_read_config(const std::string& dir);
 
 // A linear head: weight [num_labels, in], bias [num_labels], labels (empty, or one per row).
 struct PeftHead {

@@ -220,7 +220,7 @@ TEST(PeftLoad, ReadsPeftStyleFolders) {
   const auto& saved = tensors["base_model.model.bert.encoder.layer.0.attention.self.value.lora_B.weight"];
   EXPECT_TRUE(torch::equal(b, saved.to(torch::kFloat32)));
   auto cfg = peft_read_config(dir.string());
-  EXPECT_EQ(cfg.lora.scaling(), 8.0);
+  EXPECT_EQ(cfg.scaling(), 8.0);
   EXPECT_EQ(cfg.task_type, "TOKEN_CLS");
   EXPECT_EQ(cfg.modules_to_save, std::vector<std::string>{"classifier"});
 }

@@ -3,7 +3,7 @@
 namespace mtpf {
 
 std::string normalize_checkpoint_key(std::string key) {
-  for (const std::string prefix : {"bert.", "roberta.", "distilbert.", "model."}) {
+  for (const std::string prefix : kTaskModelPrefixes) {
     if (key.rfind(prefix, 0) == 0) {
       key = key.substr(prefix.size());
       break;

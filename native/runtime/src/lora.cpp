@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 
 #include "errors.h"
+#include "mtpf/formats/checkpoint_keys.h"
 #include "mtpf/formats/json_field.h"
 #include "safetensors.h"
 
@@ -21,7 +21,6 @@ namespace mtpf::rt {
 namespace {
 
 const std::string kKeyPrefix = "base_model.model.";
-const char* const kArchPrefixes[] = {"bert.", "roberta.", "distilbert.", "model."};
 
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 bool ends_with(const std::string& s, const std::string& p) {
@@ -41,97 +40,13 @@ json json_read(const fs::path& path) {
 // A module name as a file or config spells it -> the backbone's name ("bert.encoder.x" -> "encoder.x"); "" if none.
 std::string resolve_module(const LinearShapes& linears, const std::string& name) {
   if (linears.count(name)) return name;
-  for (const char* prefix : kArchPrefixes)
+  for (const char* prefix : kTaskModelPrefixes)
     if (starts_with(name, prefix) && linears.count(name.substr(std::string(prefix).size())))
       return name.substr(std::string(prefix).size());
   return "";
 }
 
-// PEFT's check_target_module_exists: a list entry matches a name or a "."-suffix of it; a string is a regex.
-bool target_matches(const PeftConfig& c, const std::string& entry, const std::string& module) {
-  std::vector<std::string> names = {module};
-  for (const char* prefix : kArchPrefixes) names.push_back(prefix + module);
-  for (const auto& n : names)
-    if (n == entry || ends_with(n, "." + entry)) return true;
-  return false;
-}
-
-bool config_selects(const PeftConfig& c, const std::string& module) {
-  if (!c.layers_to_transform.empty() &&
-      std::find(c.layers_to_transform.begin(), c.layers_to_transform.end(), module_layer(module)) ==
-          c.layers_to_transform.end())
-    return false;
-  if (!c.target_modules_regex.empty()) {
-    const std::regex re(c.target_modules_regex);
-    if (std::regex_match(module, re)) return true;
-    for (const char* prefix : kArchPrefixes)
-      if (std::regex_match(prefix + module, re)) return true;
-    return false;
-  }
-  for (const auto& t : c.target_modules)
-    if (target_matches(c, t, module)) return true;
-  return false;
-}
-
 }  // namespace
-
-float PeftConfig::scaling() const {
-  return static_cast<float>(use_rslora ? lora_alpha / std::sqrt(static_cast<double>(r)) : lora_alpha / r);
-}
-
-int module_layer(const std::string& module) {
-  static const std::regex re(R"((?:^|\.)layer\.(\d+)\.)");
-  std::smatch m;
-  return std::regex_search(module, m, re) ? std::stoi(m[1]) : -1;
-}
-
-PeftConfig peft_read_config(const std::string& dir) {
-  const fs::path path = fs::path(dir) / "adapter_config.json";
-  if (!fs::is_directory(dir)) fail(dir, ": adapter folder not found");
-  if (!fs::exists(path)) fail(path.string(), ": file not found (a PEFT adapter folder needs adapter_config.json)");
-  const json j = json_read(path);
-  const std::string src = path.string();
-  auto get = [&](const char* key) -> const json* { return j.contains(key) && !j[key].is_null() ? &j[key] : nullptr; };
-  auto is_true = [&](const char* key) { return get(key) && get(key)->is_boolean() && get(key)->get<bool>(); };
-  PeftConfig c;
-  try {
-    if (!get("peft_type") || j["peft_type"] != "LORA")
-      fail(src, ": peft_type is ", get("peft_type") ? j["peft_type"].dump() : "missing", "; the runtime reads LORA");
-    const auto r = get("r") ? json_integer<int>(j["r"]) : std::nullopt;
-    if (!r || *r <= 0) fail(src, ": r must be a positive integer");
-    c.r = *r;
-    if (get("lora_alpha")) c.lora_alpha = j["lora_alpha"].get<double>();
-    c.use_rslora = is_true("use_rslora");
-    if (get("bias") && j["bias"] != "none") fail(src, ": bias ", j["bias"].dump(), " is not supported");
-    if (is_true("fan_in_fan_out")) fail(src, ": fan_in_fan_out (Conv1D layers) is not supported");
-    if (is_true("use_dora")) fail(src, ": DoRA (use_dora) is not supported");
-    for (const char* key : {"rank_pattern", "alpha_pattern"})
-      if (get(key) && !j[key].empty()) fail(src, ": ", key, " (per-module ranks) is not supported");
-    const json* t = get("target_modules");
-    if (!t) fail(src, ": target_modules is missing");
-    if (t->is_string()) {
-      c.target_modules_regex = t->get<std::string>();
-      try {
-        std::regex check(c.target_modules_regex);
-      } catch (const std::regex_error& e) {
-        fail(src, ": target_modules regex '", c.target_modules_regex, "' is invalid (", e.what(), ")");
-      }
-    } else {
-      c.target_modules = t->get<std::vector<std::string>>();
-    }
-    if (const json* l = get("layers_to_transform"))
-      for (const json& v : l->is_array() ? *l : json::array({*l})) {
-        auto layer = json_integer<int>(v);
-        if (!layer) fail(src, ": layers_to_transform holds ", v.dump(), ", not a layer index");
-        c.layers_to_transform.push_back(*layer);
-      }
-    if (const json* m = get("modules_to_save")) c.modules_to_save = m->get<std::vector<std::string>>();
-    if (get("base_model_name_or_path")) c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
-  } catch (const json::exception& e) {
-    fail(src, ": unexpected value (", e.what(), ")");
-  }
-  return c;
-}
 
 std::vector<LoraWeights> peft_read_weights(const std::string& dir, const PeftConfig& config,
                                            const LinearShapes& linears) {
@@ -141,7 +56,7 @@ std::vector<LoraWeights> peft_read_weights(const std::string& dir, const PeftCon
   // A list entry that names no linear of this backbone: the adapter was made for another architecture.
   for (const auto& t : config.target_modules) {
     bool any = false;
-    for (const auto& [name, shape] : linears) any = any || target_matches(config, t, name);
+    for (const auto& [name, shape] : linears) any = any || PeftConfig::entry_matches(t, name);
     if (!any) fail(cfg, ": target module '", t, "' does not exist in this backbone");
   }
   SafetensorsFile st(file);
@@ -171,14 +86,14 @@ std::vector<LoraWeights> peft_read_weights(const std::string& dir, const PeftCon
   for (const auto& [name, shape] : linears) {
     auto it = found.find(name);
     if (it == found.end()) {
-      if (config_selects(config, name))
+      if (config.selects(name))
         fail(dir, ": adapter_config.json targets '", name, "' but adapter_model.safetensors has no lora_A/lora_B for it");
       continue;
     }
     const Pair& p = it->second;
     if (p.a_key.empty()) fail(file, ": '", p.b_key, "' has no matching lora_A");
     if (p.b_key.empty()) fail(file, ": '", p.a_key, "' has no matching lora_B");
-    if (!config_selects(config, name))
+    if (!config.selects(name))
       fail(dir, ": adapter_model.safetensors has weights for '", name,
            "', which adapter_config.json's target_modules/layers_to_transform do not select");
     const auto [in, outf] = shape;

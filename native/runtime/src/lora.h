@@ -10,23 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "mtpf/formats/peft_config.h"  // PeftConfig, peft_read_config, module_layer: adapter_config.json
+
 namespace mtpf::rt {
-
-struct PeftConfig {
-  int r = 8;
-  double lora_alpha = 8.0;
-  bool use_rslora = false;
-  std::vector<std::string> target_modules;  // names or "."-suffixes, as PEFT matches them ...
-  std::string target_modules_regex;         // ... or, when given as a string, a full-match regex
-  std::vector<int> layers_to_transform;     // empty = all
-  std::vector<std::string> modules_to_save;  // PEFT task heads: their tensors are skipped
-  std::string base_model_name_or_path;
-
-  // PEFT's scaling: alpha / r, or alpha / sqrt(r) with rsLoRA.
-  float scaling() const;
-};
-
-PeftConfig peft_read_config(const std::string& dir);
 
 // One module's LoRA: A [r, in], B [out, r].
 struct LoraWeights {
@@ -40,9 +26,6 @@ using LinearShapes = std::map<std::string, std::pair<int, int>>;
 // Reads and checks adapter_model.safetensors of `dir` against `config` and `linears`.
 std::vector<LoraWeights> peft_read_weights(const std::string& dir, const PeftConfig& config,
                                            const LinearShapes& linears);
-
-// "encoder.layer.11.output.dense" -> 11; -1 outside the layer list.
-int module_layer(const std::string& module);
 
 // A linear head beside the adapter: head_<name>.safetensors (weight [classes, hidden], bias [classes]) and
 // head_<name>.json ({"name", "in_features", "num_labels", "labels"}).
