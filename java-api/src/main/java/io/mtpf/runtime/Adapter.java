@@ -2,6 +2,8 @@ package io.mtpf.runtime;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mtpf.MtpfException;
+import io.mtpf.formats.PeftConfig;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -83,19 +85,16 @@ public final class Adapter implements AutoCloseable {
     if (dir == null) throw new AdapterException("Adapter.load: adapter folder is null");
     if (!dir.isDirectory()) throw new AdapterException(dir + ": adapter folder not found");
     ObjectMapper json = new ObjectMapper();
-    JsonNode config = readJson(new File(dir, "adapter_config.json"), json);
-    String peftType = config.path("peft_type").asText("LORA");
-    if (!"LORA".equalsIgnoreCase(peftType))
-      throw new AdapterException(dir + "/adapter_config.json: peft_type " + peftType + ", only LORA adapters run here");
-    int rank = config.path("r").asInt(0);
-    if (rank <= 0) throw new AdapterException(dir + "/adapter_config.json: 'r' must be a positive integer, got " + config.path("r"));
-    double alpha = config.path("lora_alpha").asDouble(rank);
-    List<String> targets = new ArrayList<>();
-    JsonNode t = config.path("target_modules");
-    if (t.isArray()) t.forEach(n -> targets.add(n.asText()));
-    else if (t.isTextual()) targets.add(t.asText());
-    boolean perModuleRanks = config.path("rank_pattern").size() > 0;
-    checkWeights(new File(dir, "adapter_model.safetensors"), rank, perModuleRanks, json);
+    PeftConfig config;
+    try {
+      config = PeftConfig.read(dir.toPath());
+    } catch (MtpfException e) {
+      throw new AdapterException(e.getMessage());
+    }
+    int rank = config.r();
+    List<String> targets =
+        config.targetModulesRegex().isEmpty() ? config.targetModules() : List.of(config.targetModulesRegex());
+    checkWeights(new File(dir, "adapter_model.safetensors"), rank, json);
 
     String head = headName == null ? findHead(dir) : headName;
     int inFeatures = 0, classes = 0;
@@ -114,12 +113,12 @@ public final class Adapter implements AutoCloseable {
       labels = readLabels(dir, meta.path("labels"), headJson, classes, json);
     }
     String adapterName = name == null || name.isEmpty() ? dir.getName() : name;
-    return new Adapter(adapterName, dir, rank, alpha, Collections.unmodifiableList(targets),
-        config.path("base_model_name_or_path").asText(""), head, inFeatures, classes, labels);
+    return new Adapter(adapterName, dir, rank, config.loraAlpha(), targets, config.baseModelNameOrPath(), head,
+        inFeatures, classes, labels);
   }
 
-  /** Every lora_A has a lora_B and both have the config's rank (unless rank_pattern sets ranks per module). */
-  private static void checkWeights(File file, int rank, boolean perModuleRanks, ObjectMapper json) {
+  /** Every lora_A has a lora_B and both have the config's rank (PeftConfig refuses per-module ranks). */
+  private static void checkWeights(File file, int rank, ObjectMapper json) {
     SafetensorsHeader h = SafetensorsHeader.read(file, json);
     Map<String, SafetensorsHeader.TensorInfo[]> pairs = new TreeMap<>();
     for (Map.Entry<String, SafetensorsHeader.TensorInfo> e : h.tensors.entrySet()) {
@@ -142,7 +141,7 @@ public final class Adapter implements AutoCloseable {
       if (a.shape[0] != b.shape[1])
         throw new AdapterException(file + ": module " + e.getKey() + " has lora_A " + a.shapeString() + " and lora_B "
             + b.shapeString() + ", whose ranks differ");
-      if (!perModuleRanks && a.shape[0] != rank)
+      if (a.shape[0] != rank)
         throw new AdapterException(file + ": module " + e.getKey() + " has rank " + a.shape[0] + " (lora_A "
             + a.shapeString() + ") but adapter_config.json says r = " + rank);
     }

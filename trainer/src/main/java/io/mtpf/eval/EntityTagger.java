@@ -1,11 +1,12 @@
 package io.mtpf.eval;
 
-import io.mtpf.data.BioTags;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
+import io.mtpf.data.BioTags;
 import io.mtpf.data.LabelMap;
+import io.mtpf.formats.PeftConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import java.nio.file.Files;
@@ -36,17 +37,11 @@ public final class EntityTagger implements AutoCloseable {
     if (!Files.isRegularFile(labelFile))
       throw new MtpfException(adapter + ": no labels.json (an adapter written by `mtpf adapt-ner --out`)");
     LabelMap labels = LabelMap.load(labelFile);
-    ObjectMapper json = new ObjectMapper();
-    com.fasterxml.jackson.databind.JsonNode peft;
-    try {
-      peft = json.readTree(adapter.resolve("adapter_config.json").toFile());
-    } catch (java.io.IOException e) {
-      throw new MtpfException(adapter.resolve("adapter_config.json") + ": unreadable (" + e.getMessage() + ")", e);
-    }
-    ObjectNode config = json.createObjectNode();
+    PeftConfig peft = PeftConfig.read(adapter);
+    ObjectNode config = new ObjectMapper().createObjectNode();
     // The LoRA on the modules the adapter does not list must have its rank and alpha.
-    config.put("lora_r", peft.path("r").asInt(32));
-    config.put("lora_alpha", peft.path("lora_alpha").asDouble(64));
+    config.put("lora_r", peft.r());
+    config.put("lora_alpha", peft.loraAlpha());
     config.put("strategy", "ner-adapt");
     config.put("ner_classes", labels.size());
     config.put("adapter_init", adapter.toString());

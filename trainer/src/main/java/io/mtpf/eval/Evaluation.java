@@ -9,6 +9,7 @@ import io.mtpf.eval.DownstreamDatasets.Family;
 import io.mtpf.eval.DownstreamDatasets.Resolved;
 import io.mtpf.eval.EvalResults.DatasetResult;
 import io.mtpf.eval.EvalResults.Run;
+import io.mtpf.formats.PeftConfig;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -186,9 +187,9 @@ public final class Evaluation {
 
   /** A ner adapter seeds the adaptation's LoRA, so its rank and alpha must be the adaptation's (App. A: 32, 64). */
   static void checkNerAdapter(Path dir, NerAdaptation.Settings s) {
-    var config = SentenceEmbedder.readJson(dir.resolve("adapter_config.json"), "ner adapter");
-    int r = config.path("r").asInt(-1);
-    double alpha = config.path("lora_alpha").asDouble(Double.NaN);
+    PeftConfig config = PeftConfig.read(dir);
+    int r = config.r();
+    double alpha = config.loraAlpha();
     if (r != s.r() || alpha != s.alpha())
       throw new MtpfException("--adapter ner=" + dir + ": LoRA r " + r + ", alpha " + alpha + ", but NER adaptation "
           + "uses r " + s.r() + ", alpha " + s.alpha() + " (paper App. A); the adapter cannot seed it");

@@ -7,9 +7,10 @@ import io.mtpf.Encoder;
 import io.mtpf.EncoderOptions;
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
-import io.mtpf.tokenizer.LengthBatches;
+import io.mtpf.formats.PeftConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
+import io.mtpf.tokenizer.LengthBatches;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,13 +66,13 @@ public final class SentenceEmbedder implements AutoCloseable {
           .withMaxLength(o.maxLength()));
       return new SentenceEmbedder(enc, null, o, enc.maxLength());
     }
-    JsonNode adapterConfig = readJson(tcAdapter.resolve("adapter_config.json"), "tc adapter");
+    PeftConfig adapterConfig = PeftConfig.read(tcAdapter);
     ObjectNode config = JSON.createObjectNode();
     config.put("strategy", "ner-adapt");  // the session kind that loads a PEFT adapter as a LoRA group
     config.put("stage", 1);
     config.put("ner_classes", 2);
-    config.put("lora_r", adapterConfig.path("r").asInt(8));
-    config.put("lora_alpha", adapterConfig.path("lora_alpha").asDouble(16));
+    config.put("lora_r", adapterConfig.r());
+    config.put("lora_alpha", adapterConfig.loraAlpha());
     config.put("last_layers", 1);
     config.putPOJO("lora_targets", List.of("query"));
     config.put("total_steps", 1);
