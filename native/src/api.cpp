@@ -288,6 +288,7 @@ void Trainer::step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_l
 long long Trainer::optimizer_steps() const { return impl_->session->optimizer_steps(); }
 long long Trainer::micro_steps() const { return impl_->session->micro_steps(); }
 int Trainer::hidden_size() const { return impl_->session->model().config().hidden_size; }
+int Trainer::max_sequence_length() const { return impl_->session->model().config().max_sequence_length(); }
 std::string Trainer::precision() const { return impl_->session->config().precision; }
 
 void Trainer::save_checkpoint(const std::string& dir, const std::string& extra_json) const {

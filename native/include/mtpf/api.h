@@ -106,6 +106,8 @@ class Trainer {
   long long optimizer_steps() const;
   long long micro_steps() const;
   int hidden_size() const;
+  // Tokens a sequence may have, from config.json (RoBERTa: less its position offset).
+  int max_sequence_length() const;
   // The precision this session computes in, "fp32" or "bf16": the config's, with "auto" resolved for the device.
   std::string precision() const;
   // Atomic checkpoint (DIR.tmp, then rename) with the caller's own state as JSON; load returns that JSON.

@@ -92,6 +92,11 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
     return hiddenSize;
   }
 
+  /** Tokens a sequence may have (config.json's positions; RoBERTa: less its offset), as the native model reads it. */
+  public int maxSequenceLength() {
+    return call(NativeTrainer::max_sequence_length);
+  }
+
   /** The precision the steps compute in, "fp32" or "bf16": the config's, with "auto" resolved for the device. */
   public String precision() {
     return call(NativeTrainer::precision);

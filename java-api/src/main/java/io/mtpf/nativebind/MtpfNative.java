@@ -155,6 +155,8 @@ public final class MtpfNative {
 
     public native int hidden_size();
 
+    public native int max_sequence_length();
+
     public native @StdString String precision();
 
     public native void save_checkpoint(@StdString String dir, @StdString String extraJson);

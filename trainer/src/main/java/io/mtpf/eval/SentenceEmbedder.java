@@ -1,6 +1,5 @@
 package io.mtpf.eval;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.Encoder;
@@ -11,8 +10,6 @@ import io.mtpf.formats.PeftConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.LengthBatches;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,7 +76,7 @@ public final class SentenceEmbedder implements AutoCloseable {
     config.put("device", o.device());
     config.put("adapter_init", tcAdapter.toString());
     PretrainSession s = PretrainSession.open(model, config.toString());
-    int limit = modelMaxLength(model);
+    int limit = Math.min(s.maxSequenceLength(), 512);
     return new SentenceEmbedder(null, s, o, o.maxLength() == 0 ? limit : Math.min(o.maxLength(), limit));
   }
 
@@ -127,24 +124,6 @@ public final class SentenceEmbedder implements AutoCloseable {
       for (int j = 0; j < hidden; j++) v[j] = (float) (v[j] / norm);
     }
     return v;
-  }
-
-  /** max_position_embeddings of config.json (less RoBERTa's 2 offset positions), capped at 512. */
-  static int modelMaxLength(Path model) {
-    JsonNode c = readJson(model.resolve("config.json"), "model");
-    int positions = c.path("max_position_embeddings").asInt(512);
-    String type = c.path("model_type").asText("");
-    if (type.equals("roberta") || type.equals("xlm-roberta")) positions -= 2;
-    return Math.min(positions, 512);
-  }
-
-  static JsonNode readJson(Path file, String what) {
-    if (!Files.isRegularFile(file)) throw new MtpfException(file + ": " + what + " file not found");
-    try {
-      return JSON.readTree(file.toFile());
-    } catch (IOException e) {
-      throw new MtpfException(file + ": not valid JSON (" + e.getMessage() + ")", e);
-    }
   }
 
   @Override
