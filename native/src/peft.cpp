@@ -26,10 +26,6 @@ const char* const kConfigFile = "adapter_config.json";
 const char* const kWeightsFile = "adapter_model.safetensors";
 const std::string kKeyPrefix = "base_model.model.";  // PeftModel.base_model (LoraModel).model
 
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
-bool ends_with(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
 
 json json_read(const fs::path& path) {
   std::ifstream in(path);
@@ -56,15 +52,6 @@ Linears linears_by_name(const torch::nn::Module& model) {
   for (const auto& item : model.named_modules("", /*include_self=*/false))
     if (auto* linear = item.value()->as<LoraLinear>()) out.insert(item.key(), linear);
   return out;
-}
-
-// A module name from a PEFT file or config, as this model names it ("bert.encoder.x" -> "encoder.x"); "" if none.
-std::string resolve_module(const Linears& linears, const std::string& name) {
-  if (linears.contains(name)) return name;
-  for (const char* prefix : kTaskModelPrefixes)
-    if (starts_with(name, prefix) && linears.contains(name.substr(std::string(prefix).size())))
-      return name.substr(std::string(prefix).size());
-  return "";
 }
 
 void check_head_name(const std::string& name) {
@@ -136,21 +123,13 @@ std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& 
   };
   std::map<std::string, Pair> found;
   for (const auto& [key, t] : tensors) {
-    if (!starts_with(key, kKeyPrefix))
-      fail(file, ": tensor '", key, "' does not start with '", kKeyPrefix, "' (not a PEFT adapter file)");
-    const std::string rest = key.substr(kKeyPrefix.size());
-    const bool is_a = ends_with(rest, ".lora_A.weight"), is_b = ends_with(rest, ".lora_B.weight");
-    if (!is_a && !is_b) {
-      // A head PEFT kept beside the LoRA (modules_to_save): not part of the encoder, heads load via peft_load_head.
-      auto in_head = [&rest](const std::string& m) {
-        return starts_with(rest, m + ".") || rest.find("." + m + ".") != std::string::npos;
-      };
-      if (std::any_of(config.modules_to_save.begin(), config.modules_to_save.end(), in_head)) continue;
-      fail(file, ": tensor '", key, "' is not a lora_A/lora_B weight (mtpf reads plain LoRA only)");
-    }
-    const std::string path = rest.substr(0, rest.size() - std::string(".lora_A.weight").size());
-    const std::string module = resolve_module(linears, path);
-    if (module.empty()) fail(file, ": tensor '", key, "' belongs to '", path, "', which is not a linear of this model");
+    const PeftTensorKey k = peft_tensor_key(config, key, file);
+    if (k.kind == PeftTensorKey::kSavedModule) continue;  // a head PEFT kept beside the LoRA: see peft_load_head
+    const bool is_a = k.kind == PeftTensorKey::kLoraA;
+    const std::string module =
+        peft_resolve_module(k.module, [&](const std::string& m) { return linears.contains(m); });
+    if (module.empty())
+      fail(file, ": tensor '", key, "' belongs to '", k.module, "', which is not a linear of this model");
     if (!t.is_floating_point()) fail(file, ": tensor '", key, "' is not floating point");
     if (!torch::isfinite(t).all().item<bool>()) fail(file, ": tensor '", key, "' contains NaN or Inf");
     Pair& p = found[module];

@@ -31,7 +31,9 @@ std::vector<std::string> spellings(const std::string& module) {
 
 }  // namespace
 
-double PeftConfig::scaling() const { return use_rslora ? lora_alpha / std::sqrt(static_cast<double>(r)) : lora_alpha / r; }
+double PeftConfig::scaling() const {
+  return use_rslora ? lora_alpha / std::sqrt(static_cast<double>(r)) : lora_alpha / r;
+}
 
 bool PeftConfig::entry_matches(const std::string& entry, const std::string& module) {
   for (const auto& n : spellings(module))
@@ -53,6 +55,27 @@ bool PeftConfig::selects(const std::string& module) const {
   for (const auto& t : target_modules)
     if (entry_matches(t, module)) return true;
   return false;
+}
+
+PeftTensorKey peft_tensor_key(const PeftConfig& config, const std::string& key, const std::string& file) {
+  static const std::string kPrefix = "base_model.model.";  // PeftModel.base_model (LoraModel).model
+  if (key.rfind(kPrefix, 0) != 0)
+    fail(file, ": tensor '", key, "' does not start with '", kPrefix, "' (not a PEFT adapter file)");
+  const std::string rest = key.substr(kPrefix.size());
+  for (auto [suffix, kind] : {std::pair{".lora_A.weight", PeftTensorKey::kLoraA},
+                              std::pair{".lora_B.weight", PeftTensorKey::kLoraB}})
+    if (ends_with(rest, suffix)) return {kind, rest.substr(0, rest.size() - std::string(suffix).size())};
+  for (const auto& m : config.modules_to_save)
+    if (rest.rfind(m + ".", 0) == 0 || rest.find("." + m + ".") != std::string::npos)
+      return {PeftTensorKey::kSavedModule, rest};
+  fail(file, ": tensor '", key, "' is not a lora_A/lora_B weight (mtpf reads plain LoRA only)");
+}
+
+std::string peft_resolve_module(const std::string& spelled, const std::function<bool(const std::string&)>& exists) {
+  if (exists(spelled)) return spelled;
+  for (const std::string prefix : kTaskModelPrefixes)
+    if (spelled.rfind(prefix, 0) == 0 && exists(spelled.substr(prefix.size()))) return spelled.substr(prefix.size());
+  return "";
 }
 
 int module_layer(const std::string& module) {

@@ -20,13 +20,6 @@ namespace mtpf::rt {
 
 namespace {
 
-const std::string kKeyPrefix = "base_model.model.";
-
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
-bool ends_with(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
-
 json json_read(const fs::path& path) {
   std::ifstream in(path);
   if (!in) fail(path.string(), ": file not found");
@@ -35,15 +28,6 @@ json json_read(const fs::path& path) {
   } catch (const json::exception& e) {
     fail(path.string(), ": malformed JSON (", e.what(), ")");
   }
-}
-
-// A module name as a file or config spells it -> the backbone's name ("bert.encoder.x" -> "encoder.x"); "" if none.
-std::string resolve_module(const LinearShapes& linears, const std::string& name) {
-  if (linears.count(name)) return name;
-  for (const char* prefix : kTaskModelPrefixes)
-    if (starts_with(name, prefix) && linears.count(name.substr(std::string(prefix).size())))
-      return name.substr(std::string(prefix).size());
-  return "";
 }
 
 }  // namespace
@@ -65,20 +49,13 @@ std::vector<LoraWeights> peft_read_weights(const std::string& dir, const PeftCon
   };
   std::map<std::string, Pair> found;
   for (const auto& [key, entry] : st.entries()) {
-    if (!starts_with(key, kKeyPrefix))
-      fail(file, ": tensor '", key, "' does not start with '", kKeyPrefix, "' (not a PEFT adapter file)");
-    const std::string rest = key.substr(kKeyPrefix.size());
-    const bool is_a = ends_with(rest, ".lora_A.weight"), is_b = ends_with(rest, ".lora_B.weight");
-    if (!is_a && !is_b) {
-      auto in_head = [&rest](const std::string& m) {
-        return starts_with(rest, m + ".") || rest.find("." + m + ".") != std::string::npos;
-      };
-      if (std::any_of(config.modules_to_save.begin(), config.modules_to_save.end(), in_head)) continue;
-      fail(file, ": tensor '", key, "' is not a lora_A/lora_B weight (the runtime reads plain LoRA only)");
-    }
-    const std::string path = rest.substr(0, rest.size() - std::string(".lora_A.weight").size());
-    const std::string module = resolve_module(linears, path);
-    if (module.empty()) fail(file, ": tensor '", key, "' belongs to '", path, "', which is not a linear of this backbone");
+    const PeftTensorKey k = peft_tensor_key(config, key, file);
+    if (k.kind == PeftTensorKey::kSavedModule) continue;  // a head PEFT kept beside the LoRA: see head_read
+    const bool is_a = k.kind == PeftTensorKey::kLoraA;
+    const std::string module =
+        peft_resolve_module(k.module, [&](const std::string& m) { return linears.count(m) > 0; });
+    if (module.empty())
+      fail(file, ": tensor '", key, "' belongs to '", k.module, "', which is not a linear of this backbone");
     (is_a ? found[module].a_key : found[module].b_key) = key;
   }
   if (found.empty()) fail(file, ": holds no LoRA tensors");

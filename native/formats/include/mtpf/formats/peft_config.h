@@ -1,6 +1,7 @@
 // adapter_config.json of a PEFT LoRA adapter, read once for the core and the runtime, with PEFT's own defaults
 // (LoraConfig: r 8, lora_alpha 8, lora_dropout 0) and PEFT's rule for which modules it targets.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,18 @@ struct PeftConfig {
 
 // Reads and checks `dir`/adapter_config.json; errors (mtpf::Error) name the file.
 PeftConfig peft_read_config(const std::string& dir);
+
+// One tensor of adapter_model.safetensors, "base_model.model.<module>.lora_A.weight": a LoRA matrix of a module, or
+// a tensor of a module PEFT saved whole (modules_to_save: a task head, not LoRA; readers skip it).
+struct PeftTensorKey {
+  enum Kind { kLoraA, kLoraB, kSavedModule } kind;
+  std::string module;  // as the file spells it, maybe under a task model's prefix ("bert.encoder...")
+};
+// Classifies `key` of `file`; any other key fails, naming the file and the key.
+PeftTensorKey peft_tensor_key(const PeftConfig& config, const std::string& key, const std::string& file);
+// A module as a file spells it -> the backbone's name for it, which `exists` accepts ("bert.encoder.x" ->
+// "encoder.x"); "" when no spelling exists.
+std::string peft_resolve_module(const std::string& spelled, const std::function<bool(const std::string&)>& exists);
 
 // The encoder layer a module belongs to ("encoder.layer.11.output.dense" -> 11, "transformer.layer.0.ffn.lin1" -> 0),
 // -1 outside the layer list.
