@@ -11,9 +11,9 @@ import java.util.function.Supplier;
  */
 public final class NativeCalls {
   private static final Object LOCK = new Object();
-  private static int running;
   private static int holders;
-  private static final java.util.List<String> runningWhat = new java.util.ArrayList<>();
+  /** What each running call is, for the exit's messages; its size is the count the exit waits for. */
+  private static final java.util.List<String> running = new java.util.ArrayList<>();
   private static volatile boolean stopRequested;
   private static boolean refusing;
 
@@ -31,15 +31,13 @@ public final class NativeCalls {
   public static <T> T run(String what, Supplier<T> body) {
     synchronized (LOCK) {
       if (refusing) throw new MtpfException(what + ": not started, the JVM is shutting down");
-      running++;
-      runningWhat.add(what);
+      running.add(what);
     }
     try {
       return body.get();
     } finally {
       synchronized (LOCK) {
-        running--;
-        runningWhat.remove(what);
+        running.remove(what);
         LOCK.notifyAll();
       }
     }
@@ -95,9 +93,9 @@ public final class NativeCalls {
       if (holders > 0) System.err.println("mtpf: exiting: letting the running job stop at its next step");
       await(deadline, () -> holders == 0);
       refusing = true;
-      if (running > 0) System.err.println("mtpf: exiting: waiting for the running native call (" + runningWhat + ")");
-      await(deadline, () -> running == 0);
-      if (running > 0) System.err.println("mtpf: exiting with native calls still running: " + runningWhat);
+      if (!running.isEmpty()) System.err.println("mtpf: exiting: waiting for the running native call (" + running + ")");
+      await(deadline, running::isEmpty);
+      if (!running.isEmpty()) System.err.println("mtpf: exiting with native calls still running: " + running);
     }
   }
 
