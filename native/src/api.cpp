@@ -234,6 +234,10 @@ std::string distributed_unavailable(const std::string& device) {
   });
 }
 
+std::string trainer_config_defaults() {
+  return guarded("trainer_config_defaults", [] { return TrainConfig{}.to_json().dump(); });
+}
+
 Trainer::Trainer(const std::string& model_dir, const std::string& config_json) : Trainer(model_dir, config_json, nullptr) {}
 
 Trainer::Trainer(const std::string& model_dir, const std::string& config_json, DistributedGroup* group) : impl_(nullptr) {

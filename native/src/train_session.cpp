@@ -3,6 +3,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "atomic_file.h"
 #include "errors.h"
@@ -27,59 +29,80 @@ bool TrainConfig::uses_ner() const { return strategy != "pf-tc"; }
 bool TrainConfig::uses_loras() const { return strategy == "mtpf-tpl" || strategy == "pf-l" || strategy == "ner-adapt"; }
 bool TrainConfig::frozen_backbone() const { return strategy == "pf-l" || strategy == "ner-adapt"; }
 
+namespace {
+
+// The trainer config's JSON schema, defined once: each field's section ("" = top level), key and member, in the
+// sections of the run config (run.yaml: tc, ner, lora, optimizer) with the same keys where a field is in both.
+// from_json, to_json and the unknown-key check all walk this list; Java's io.mtpf.TrainerConfig mirrors it field for
+// field, and its test compares both defaults key for key (Trainer::default_config_json).
+template <class Config, class Visit>
+void for_each_field(Config& c, Visit&& visit) {
+  visit("", "strategy", c.strategy);
+  visit("", "pcgrad", c.pcgrad);
+  visit("", "seed", c.seed);
+  visit("", "device", c.device);
+  visit("", "precision", c.precision);
+  visit("", "dropout", c.dropout);
+  visit("tc", "weight", c.tc_weight);
+  visit("tc", "temperature", c.temperature);
+  visit("tc", "chunk_size", c.chunk_size);
+  visit("ner", "weight", c.ner_weight);
+  visit("ner", "classes", c.ner_classes);
+  visit("lora", "r", c.lora.r);
+  visit("lora", "alpha", c.lora.lora_alpha);
+  visit("lora", "dropout", c.lora.lora_dropout);
+  visit("lora", "use_rslora", c.lora.use_rslora);
+  visit("lora", "last_layers", c.last_layers);
+  visit("lora", "targets", c.lora_targets);
+  visit("optimizer", "impl", c.optimizer_impl);
+  visit("optimizer", "lr", c.lr);
+  visit("optimizer", "weight_decay", c.weight_decay);
+  visit("optimizer", "beta1", c.beta1);
+  visit("optimizer", "beta2", c.beta2);
+  visit("optimizer", "eps", c.eps);
+  visit("optimizer", "clip_norm", c.clip_norm);
+  visit("optimizer", "warmup_steps", c.warmup_steps);
+  visit("optimizer", "total_steps", c.total_steps);
+  visit("optimizer", "schedule", c.schedule);
+  visit("optimizer", "accumulation", c.accumulation);
+  visit("padding", "trim", c.trim_padding);
+  visit("padding", "multiple", c.pad_multiple);
+  visit("adapt", "init", c.adapter_init);
+  visit("adapt", "load_head", c.load_head);
+  visit("adapt", "stage", c.stage);
+}
+
+std::string field_name(const std::string& section, const std::string& key) {
+  return section.empty() ? key : section + "." + key;
+}
+
+}  // namespace
+
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   TrainConfig c;
   if (!j.is_object()) fail("trainer config: expected a JSON object, got ", j.dump());
   // Strict, as the Java run config is: a misspelt key is an error, not a silently ignored setting.
-  static const std::vector<std::string> known{
-      "strategy", "pcgrad", "tc_weight", "ner_weight", "temperature", "chunk_size", "trim_padding", "pad_multiple",
-      "optimizer_impl", "ner_classes", "lora_r", "lora_alpha", "lora_dropout", "use_rslora", "last_layers",
-      "lora_targets", "lr", "weight_decay", "beta1", "beta2", "eps", "clip_norm", "warmup_steps", "total_steps",
-      "schedule", "accumulation", "seed", "device", "precision", "dropout", "adapter_init", "stage", "load_head"};
-  for (const auto& item : j.items())
-    if (std::find(known.begin(), known.end(), item.key()) == known.end())
+  std::map<std::string, std::set<std::string>> known;  // section -> keys
+  for_each_field(c, [&known](const char* section, const char* key, auto&) { known[section].insert(key); });
+  for (const auto& item : j.items()) {
+    const auto section = known.find(item.key());
+    if (section != known.end() && !item.key().empty()) {
+      if (!item.value().is_object()) fail("trainer config: '", item.key(), "' must be an object, got ", item.value().dump());
+      for (const auto& inner : item.value().items())
+        if (!section->second.count(inner.key())) fail("trainer config: unknown key '", item.key(), ".", inner.key(), "'");
+    } else if (!known[""].count(item.key())) {
       fail("trainer config: unknown key '", item.key(), "'");
-  auto get = [&j](const char* key, auto& field) {
-    if (!j.contains(key) || j[key].is_null()) return;
-    try {
-      j.at(key).get_to(field);
-    } catch (const nlohmann::json::exception&) {
-      fail("trainer config: '", key, "' has the wrong type (", j[key].dump(), ")");
     }
-  };
-  get("strategy", c.strategy);
-  get("pcgrad", c.pcgrad);
-  get("tc_weight", c.tc_weight);
-  get("ner_weight", c.ner_weight);
-  get("temperature", c.temperature);
-  get("chunk_size", c.chunk_size);
-  get("trim_padding", c.trim_padding);
-  get("pad_multiple", c.pad_multiple);
-  get("optimizer_impl", c.optimizer_impl);
-  get("ner_classes", c.ner_classes);
-  get("lora_r", c.lora.r);
-  get("lora_alpha", c.lora.lora_alpha);
-  get("lora_dropout", c.lora.lora_dropout);
-  get("use_rslora", c.lora.use_rslora);
-  get("last_layers", c.last_layers);
-  get("lora_targets", c.lora_targets);
-  get("lr", c.lr);
-  get("weight_decay", c.weight_decay);
-  get("beta1", c.beta1);
-  get("beta2", c.beta2);
-  get("eps", c.eps);
-  get("clip_norm", c.clip_norm);
-  get("warmup_steps", c.warmup_steps);
-  get("total_steps", c.total_steps);
-  get("schedule", c.schedule);
-  get("accumulation", c.accumulation);
-  get("seed", c.seed);
-  get("device", c.device);
-  get("precision", c.precision);
-  get("dropout", c.dropout);
-  get("adapter_init", c.adapter_init);
-  get("stage", c.stage);
-  get("load_head", c.load_head);
+  }
+  for_each_field(c, [&j](const char* section, const char* key, auto& field) {
+    const nlohmann::json& holder = *section ? j.value(section, nlohmann::json::object()) : j;
+    if (!holder.contains(key) || holder[key].is_null()) return;
+    try {
+      holder.at(key).get_to(field);
+    } catch (const nlohmann::json::exception&) {
+      fail("trainer config: '", field_name(section, key), "' has the wrong type (", holder[key].dump(), ")");
+    }
+  });
   const std::vector<std::string> strategies{"pf-tc", "pf-ner", "mtpf", "mtpf-tpl", "pf-l", "ner-adapt"};
   if (std::find(strategies.begin(), strategies.end(), c.strategy) == strategies.end())
     fail("unknown strategy '", c.strategy, "' (pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l, ner-adapt)");
@@ -89,28 +112,24 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   if (c.pcgrad && !(c.strategy == "mtpf" || c.strategy == "mtpf-tpl"))
     fail("pcgrad applies to mtpf and mtpf-tpl, not ", c.strategy);
   if (c.schedule != "constant" && c.schedule != "linear" && c.schedule != "cosine")
-    fail("unknown schedule '", c.schedule, "' (constant, linear, cosine)");
+    fail("unknown optimizer.schedule '", c.schedule, "' (constant, linear, cosine)");
   if (c.optimizer_impl != "auto" && c.optimizer_impl != "plain" && c.optimizer_impl != "fused")
-    fail("unknown optimizer_impl '", c.optimizer_impl, "' (auto, plain, fused)");
-  if (c.pad_multiple < 0) fail("pad_multiple must be >= 0, got ", c.pad_multiple);
+    fail("unknown optimizer.impl '", c.optimizer_impl, "' (auto, plain, fused)");
+  if (c.pad_multiple < 0) fail("padding.multiple must be >= 0, got ", c.pad_multiple);
   if (c.dropout != -1 && !(c.dropout >= 0 && c.dropout < 1))
     fail("dropout must be in [0, 1) (or -1: the model's own), got ", c.dropout);
   if (c.accumulation < 1 || c.total_steps < 1 || c.ner_classes < 2 || c.temperature <= 0 || c.lr <= 0)
-    fail("accumulation, total_steps, lr and temperature must be positive and ner_classes at least 2");
+    fail("optimizer.accumulation, optimizer.total_steps, optimizer.lr and tc.temperature must be positive and "
+         "ner.classes at least 2");
   return c;
 }
 
 nlohmann::json TrainConfig::to_json() const {
-  return {{"strategy", strategy}, {"pcgrad", pcgrad}, {"tc_weight", tc_weight}, {"ner_weight", ner_weight},
-          {"temperature", temperature}, {"chunk_size", chunk_size}, {"trim_padding", trim_padding},
-          {"pad_multiple", pad_multiple}, {"optimizer_impl", optimizer_impl}, {"ner_classes", ner_classes},
-          {"lora_r", lora.r}, {"lora_alpha", lora.lora_alpha}, {"lora_dropout", lora.lora_dropout},
-          {"use_rslora", lora.use_rslora}, {"last_layers", last_layers}, {"lora_targets", lora_targets},
-          {"lr", lr}, {"weight_decay", weight_decay}, {"beta1", beta1}, {"beta2", beta2}, {"eps", eps},
-          {"clip_norm", clip_norm}, {"warmup_steps", warmup_steps}, {"total_steps", total_steps},
-          {"schedule", schedule}, {"accumulation", accumulation}, {"seed", seed}, {"device", device},
-          {"precision", precision}, {"dropout", dropout}, {"adapter_init", adapter_init}, {"stage", stage},
-          {"load_head", load_head}};
+  nlohmann::json j = nlohmann::json::object();
+  for_each_field(*this, [&j](const char* section, const char* key, const auto& field) {
+    (*section ? j[section] : j)[key] = field;
+  });
+  return j;
 }
 
 double lr_at(const TrainConfig& c, int64_t step) {
@@ -662,7 +681,17 @@ nlohmann::json TrainSession::load_checkpoint(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     fail((d / "state.json").string(), ": malformed (", e.what(), ")");
   }
-  const auto saved = TrainConfig::from_json(state.at("config"));
+  const nlohmann::json& saved_json = state.at("config");
+  TrainConfig saved;
+  if (saved_json.contains("lora_r")) {
+    // A checkpoint written before the nested schema: the four fields compared below, from the flat one.
+    saved.strategy = saved_json.at("strategy").get<std::string>();
+    saved.last_layers = saved_json.at("last_layers").get<int>();
+    saved.lora.r = saved_json.at("lora_r").get<int64_t>();
+    saved.ner_classes = saved_json.at("ner_classes").get<int64_t>();
+  } else {
+    saved = TrainConfig::from_json(saved_json);
+  }
   if (saved.strategy != config_.strategy || saved.last_layers != config_.last_layers || saved.lora.r != config_.lora.r ||
       saved.ner_classes != config_.ner_classes)
     fail(dir, ": checkpoint of another configuration (strategy ", saved.strategy, ", LoRA r ", saved.lora.r,

@@ -11,24 +11,6 @@ using torch::Tensor;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-LoraConfig lora(int64_t r, double alpha = 8, double dropout = 0, bool rslora = false) {
-  LoraConfig c;
-  c.r = r;
-  c.lora_alpha = alpha;
-  c.lora_dropout = dropout;
-  c.use_rslora = rslora;
-  return c;
-}
-
 double max_diff(const Tensor& a, const Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 // ---- The kernel: fused vs the plain three-matmul form, float64 ----
@@ -120,8 +102,8 @@ TEST(LoraKernelGradcheck, FiniteDifferences) {
 TEST(LoraLinear, PeftInitNamesAndScaling) {
   torch::manual_seed(0);
   LoraLinear lin(16, 8);
-  lin->add_adapter("tc", lora(4));
-  lin->add_adapter("rs", lora(4, 8, 0, true));
+  lin->add_adapter("tc", test::lora_config(4));
+  lin->add_adapter("rs", test::lora_config(4, 8, 0, true));
   EXPECT_DOUBLE_EQ(lin->adapter("tc").scaling, 2.0);
   EXPECT_DOUBLE_EQ(lin->adapter("rs").scaling, 4.0);
   auto params = lin->named_parameters();
@@ -138,9 +120,9 @@ TEST(LoraLinear, PeftInitNamesAndScaling) {
   EXPECT_EQ(params["lora_B.tc.weight"].abs().sum().item<double>(), 0.0);
   EXPECT_TRUE(a.requires_grad());
 
-  EXPECT_NE(error_of([&] { lin->add_adapter("a.b", {}); }).find("no '.'"), std::string::npos);
-  EXPECT_NE(error_of([&] { lin->add_adapter("tc", {}); }).find("already exists"), std::string::npos);
-  EXPECT_NE(error_of([&] { lin->add_adapter("z", lora(0)); }).find("r must be positive"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { lin->add_adapter("a.b", {}); }).find("no '.'"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { lin->add_adapter("tc", {}); }).find("already exists"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { lin->add_adapter("z", test::lora_config(0)); }).find("r must be positive"), std::string::npos);
   lin->remove_adapter("rs");
   EXPECT_EQ(lin->named_parameters().size(), 4u);
   EXPECT_EQ(lin->adapter_names(), std::vector<std::string>{"tc"});
@@ -150,7 +132,7 @@ TEST(LoraLinear, MergedForwardEqualsUnmerged) {
   torch::manual_seed(1);
   LoraLinear lin(12, 10);
   lin->to(torch::kFloat64);
-  lin->add_adapter("ner", lora(3, 6));
+  lin->add_adapter("ner", test::lora_config(3, 6));
   { torch::NoGradGuard ng; lin->named_parameters()["lora_B.ner.weight"].normal_(); }
   lin->eval();
   auto x = torch::randn({2, 5, 12}, torch::kFloat64);
@@ -161,7 +143,7 @@ TEST(LoraLinear, MergedForwardEqualsUnmerged) {
   lin->merge("ner");
   EXPECT_TRUE(lin->adapter("ner").merged);
   EXPECT_LT(max_diff(lin->forward(x), unmerged), 1e-12);  // not applied twice
-  EXPECT_NE(error_of([&] { lin->merge("ner"); }).find("already merged"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { lin->merge("ner"); }).find("already merged"), std::string::npos);
   lin->unmerge("ner");
   EXPECT_LT(max_diff(lin->weight, w0), 1e-12);
   EXPECT_LT(max_diff(lin->forward(x), unmerged), 1e-12);
@@ -171,7 +153,7 @@ TEST(LoraLinear, DropoutTakesThePlainPathFusedOtherwise) {
   torch::manual_seed(2);
   LoraLinear lin(8, 6);
   lin->to(torch::kFloat64);
-  lin->add_adapter("tc", lora(2, 4, 0.5));
+  lin->add_adapter("tc", test::lora_config(2, 4, 0.5));
   { torch::NoGradGuard ng; lin->named_parameters()["lora_B.tc.weight"].normal_(); }
   auto x = torch::randn({3, 4, 8}, torch::kFloat64);
   ActiveAdapter scope("tc");
@@ -187,15 +169,6 @@ TEST(LoraLinear, DropoutTakesThePlainPathFusedOtherwise) {
 }
 
 // ---- Model-level: injection, routing, trainable flags ----
-
-std::shared_ptr<EncoderModel> tiny_model(const std::string& arch, int layers = 2) {
-  auto cfg = test::tiny_config(arch);
-  cfg[arch == "distilbert" ? "n_layers" : "num_hidden_layers"] = layers;
-  torch::manual_seed(7);
-  auto model = encoder_model_create(config_from_json(cfg, "tiny"));
-  model->eval();
-  return model;
-}
 
 Tensor run(EncoderModel& model, bool hidden_states = false, EncoderOutput* out = nullptr) {
   auto ids = torch::tensor({{2, 5, 9, 11, 3}, {2, 7, 3, 0, 0}}, torch::kLong);
@@ -258,13 +231,13 @@ class LoraInject : public ::testing::TestWithParam<InjectCase> {};
 
 TEST_P(LoraInject, TargetsExactlyTheExpectedModules) {
   const InjectCase& c = GetParam();
-  auto model = tiny_model(c.arch, c.num_layers);
+  auto model = test::tiny_model(c.arch, {{c.arch == "distilbert" ? "n_layers" : "num_hidden_layers", c.num_layers}});
   auto base = run(*model).clone();
   // LoraLinear is a torch::nn::Linear, so HF's init (encoder_model_init_weights) still reaches it: bias 0, std 0.02.
   const Tensor w = model->named_parameters()[c.expected.front() + ".weight"];
   EXPECT_EQ(model->named_parameters()[c.expected.front() + ".bias"].abs().sum().item<double>(), 0.0);
   EXPECT_NEAR(w.std().item<double>(), 0.02, 0.004);
-  auto got = lora_inject(*model, "tc", lora(4), lora_default_targets(model->config()), c.layers);
+  auto got = lora_inject(*model, "tc", test::lora_config(4), lora_default_targets(model->config()), c.layers);
   EXPECT_EQ(got, c.expected);
   EXPECT_EQ(lora_adapter_modules(*model, "tc"), c.expected);
   auto params = model->named_parameters();
@@ -283,9 +256,9 @@ INSTANTIATE_TEST_SUITE_P(Cases, LoraInject, ::testing::ValuesIn(kInjectCases),
                          [](const auto& info) { return info.param.name; });
 
 TEST(LoraInjectErrors, ClearMessages) {
-  auto model = tiny_model("bert");
+  auto model = test::tiny_model("bert");
   auto inject = [&](std::vector<std::string> targets, std::vector<int> layers) {
-    return error_of([&] { lora_inject(*model, "x", {}, targets, layers); });
+    return test::error_of([&] { lora_inject(*model, "x", {}, targets, layers); });
   };
   auto err = inject({"attention.self.qurey"}, {});
   EXPECT_NE(err.find("target 'attention.self.qurey' matches no linear"), std::string::npos) << err;
@@ -295,30 +268,30 @@ TEST(LoraInjectErrors, ClearMessages) {
   EXPECT_NE(inject({"output.dense"}, {-3}).find("out of range"), std::string::npos);
   EXPECT_NE(inject({}, {}).find("no target modules"), std::string::npos);
   EXPECT_TRUE(lora_adapter_names(*model).empty());  // nothing half-injected
-  EXPECT_NE(error_of([&] { lora_merge(*model, "x"); }).find("no module holds LoRA adapter 'x'"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { lora_merge(*model, "x"); }).find("no module holds LoRA adapter 'x'"), std::string::npos);
 }
 
 TEST(LoraInject, ReinjectKeepsExistingAndRefusesOtherRank) {
-  auto model = tiny_model("bert");
+  auto model = test::tiny_model("bert");
   const std::vector<std::string> q = {"attention.self.query"};
-  lora_inject(*model, "ner", lora(4), q, {-1});
+  lora_inject(*model, "ner", test::lora_config(4), q, {-1});
   randomize_adapter(*model, "ner");
   auto before = model->named_parameters()["encoder.layer.1.attention.self.query.lora_B.ner.weight"].clone();
-  auto got = lora_inject(*model, "ner", lora(4), q, {});  // widen to every layer: layer 1 keeps its weights
+  auto got = lora_inject(*model, "ner", test::lora_config(4), q, {});  // widen to every layer: layer 1 keeps its weights
   EXPECT_EQ(got.size(), 2u);
   auto params = model->named_parameters();
   EXPECT_TRUE(torch::equal(params["encoder.layer.1.attention.self.query.lora_B.ner.weight"], before));
   EXPECT_EQ(params["encoder.layer.0.attention.self.query.lora_B.ner.weight"].abs().sum().item<double>(), 0.0);
-  EXPECT_NE(error_of([&] { lora_inject(*model, "ner", lora(8), q, {}); }).find("another r"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { lora_inject(*model, "ner", test::lora_config(8), q, {}); }).find("another r"), std::string::npos);
 }
 
 TEST(LoraRouting, ActiveAdapterPicksWhichAdapterTrains) {
-  auto model = tiny_model("bert");
+  auto model = test::tiny_model("bert");
   EncoderOutput base_out;
   auto base = run(*model, true, &base_out).detach().clone();
   auto targets = lora_default_targets(model->config());
-  lora_inject(*model, "tc", lora(4), targets, {});
-  lora_inject(*model, "ner", lora(4), targets, {-1});
+  lora_inject(*model, "tc", test::lora_config(4), targets, {});
+  lora_inject(*model, "ner", test::lora_config(4), targets, {-1});
   randomize_adapter(*model, "tc");
   randomize_adapter(*model, "ner");
   EXPECT_EQ(lora_adapter_names(*model), (std::vector<std::string>{"ner", "tc"}));
@@ -365,9 +338,9 @@ TEST(LoraRouting, ActiveAdapterPicksWhichAdapterTrains) {
 }
 
 TEST(LoraRouting, TrainableFlagsAreIndependentOfTheBackbone) {
-  auto model = tiny_model("distilbert");
+  auto model = test::tiny_model("distilbert");
   auto targets = lora_default_targets(model->config());
-  lora_inject(*model, "ner", lora(2), targets, {}, /*trainable=*/false);
+  lora_inject(*model, "ner", test::lora_config(2), targets, {}, /*trainable=*/false);
   for (auto& p : lora_adapter_parameters(*model, "ner")) EXPECT_FALSE(p.value().requires_grad()) << p.key();
   lora_set_trainable(*model, "ner", true);
   randomize_adapter(*model, "ner");
@@ -384,8 +357,8 @@ TEST(LoraRouting, TrainableFlagsAreIndependentOfTheBackbone) {
 }
 
 TEST(LoraModel, MergeUnmergeAcrossTheModel) {
-  auto model = tiny_model("bert");
-  lora_inject(*model, "ner", lora(4), lora_default_targets(model->config()), {});
+  auto model = test::tiny_model("bert");
+  lora_inject(*model, "ner", test::lora_config(4), lora_default_targets(model->config()), {});
   randomize_adapter(*model, "ner");
   auto w = model->named_parameters()["encoder.layer.1.output.dense.weight"].detach().clone();
   ActiveAdapter scope("ner");
@@ -398,13 +371,13 @@ TEST(LoraModel, MergeUnmergeAcrossTheModel) {
   }
   lora_unmerge(*model, "ner");
   EXPECT_LT(max_diff(model->named_parameters()["encoder.layer.1.output.dense.weight"], w), 1e-6);
-  EXPECT_NE(error_of([&] { lora_unmerge(*model, "ner"); }).find("is not merged"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { lora_unmerge(*model, "ner"); }).find("is not merged"), std::string::npos);
 }
 
 TEST(LoraModel, CheckpointIoSkipsAdapterTensors) {
   auto dir = test::write_tiny_model("bert", "lora-ckpt");
   auto loaded = model_folder_load(dir.string());
-  lora_inject(*loaded.model, "tc", lora(2), {"attention.self.query"}, {});
+  lora_inject(*loaded.model, "tc", test::lora_config(2), {"attention.self.query"}, {});
   // Base weights load into an injected model: the adapters are not "missing".
   auto file = safetensors_read((dir / "model.safetensors").string()).tensors;
   EXPECT_NO_THROW(model_load_state(*loaded.model, file, "model.safetensors", nullptr));

@@ -14,32 +14,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-LoraConfig lora(int64_t r, double alpha) {
-  LoraConfig c;
-  c.r = r;
-  c.lora_alpha = alpha;
-  return c;
-}
-
-std::shared_ptr<EncoderModel> tiny_model(const std::string& arch, nlohmann::json changes = nlohmann::json::object()) {
-  auto cfg = test::tiny_config(arch);
-  cfg.update(changes);
-  torch::manual_seed(7);  // the same base weights every time
-  auto model = encoder_model_create(config_from_json(cfg, "tiny"));
-  model->eval();
-  return model;
-}
-
-Tensor run(EncoderModel& model) {
+// Last hidden state of two fixed rows (one padded).
+Tensor forward_two_rows(EncoderModel& model) {
   auto ids = torch::tensor({{2, 5, 9, 11, 3}, {2, 7, 3, 0, 0}}, torch::kLong);
   auto mask = torch::tensor({{1, 1, 1, 1, 1}, {1, 1, 1, 0, 0}}, torch::kLong);
   return model.forward(ids, mask, {}, false).last_hidden_state;
@@ -47,7 +23,7 @@ Tensor run(EncoderModel& model) {
 
 // A model with adapter "ner" (random A and B) on the last layer's default targets, saved as PEFT into a new folder.
 fs::path save_adapter(EncoderModel& model, const std::string& name) {
-  lora_inject(model, "ner", lora(4, 8), lora_default_targets(model.config()), {-1});
+  lora_inject(model, "ner", test::lora_config(4, 8), lora_default_targets(model.config()), {-1});
   {
     torch::NoGradGuard ng;
     for (auto& p : lora_adapter_parameters(model, "ner")) p.value().normal_(0.0, 0.1);
@@ -63,7 +39,7 @@ void write_json(const fs::path& path, const nlohmann::json& j) { std::ofstream(p
 class PeftArch : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(PeftArch, SaveLoadRoundTrip) {
-  auto a = tiny_model(GetParam());
+  auto a = test::tiny_model(GetParam());
   auto dir = save_adapter(*a, "peft-rt");
   const auto modules = lora_adapter_modules(*a, "ner");
   ASSERT_EQ(modules.size(), 4u);
@@ -99,7 +75,7 @@ TEST_P(PeftArch, SaveLoadRoundTrip) {
   EXPECT_EQ(file.tensors.at("base_model.model." + q + ".lora_A.weight").sizes(), torch::IntArrayRef({4, 32}));
 
   // Load into a fresh model under another name: same tensors, same outputs.
-  auto b = tiny_model(GetParam());
+  auto b = test::tiny_model(GetParam());
   auto loaded = peft_load(*b, dir.string(), "task", /*is_trainable=*/true);
   EXPECT_EQ(loaded, modules);
   auto pa = lora_adapter_parameters(*a, "ner"), pb = lora_adapter_parameters(*b, "task");
@@ -113,17 +89,17 @@ TEST_P(PeftArch, SaveLoadRoundTrip) {
   Tensor ya, yb;
   {
     ActiveAdapter s("ner");
-    ya = run(*a);
+    ya = forward_two_rows(*a);
   }
   {
     ActiveAdapter s("task");
-    yb = run(*b);
+    yb = forward_two_rows(*b);
   }
   EXPECT_TRUE(torch::equal(ya, yb));
-  EXPECT_GT((ya - run(*b)).abs().max().item<double>(), 1e-4);  // and the adapter matters
+  EXPECT_GT((ya - forward_two_rows(*b)).abs().max().item<double>(), 1e-4);  // and the adapter matters
 
   // PEFT's default is_trainable=false: frozen adapter.
-  auto c = tiny_model(GetParam());
+  auto c = test::tiny_model(GetParam());
   peft_load(*c, dir.string(), "ner");
   for (auto& p : lora_adapter_parameters(*c, "ner")) EXPECT_FALSE(p.value().requires_grad()) << p.key();
 }
@@ -131,16 +107,16 @@ TEST_P(PeftArch, SaveLoadRoundTrip) {
 INSTANTIATE_TEST_SUITE_P(Architectures, PeftArch, ::testing::Values("bert", "distilbert"));
 
 TEST(PeftLoad, RefusesWhatDoesNotFit) {
-  auto a = tiny_model("bert");
+  auto a = test::tiny_model("bert");
   auto dir = save_adapter(*a, "peft-bad");
-  auto load = [](EncoderModel& m, const fs::path& d) { return error_of([&] { peft_load(m, d.string(), "x"); }); };
+  auto load = [](EncoderModel& m, const fs::path& d) { return test::error_of([&] { peft_load(m, d.string(), "x"); }); };
   const std::string a_key = "base_model.model.encoder.layer.1.attention.self.key.lora_A.weight";
 
   // Another rank in the config than in the file.
   auto j = read_json(dir / "adapter_config.json");
   j["r"] = 2;
   write_json(dir / "adapter_config.json", j);
-  auto fresh = tiny_model("bert");
+  auto fresh = test::tiny_model("bert");
   auto err = load(*fresh, dir);
   EXPECT_NE(err.find("'" + a_key + "' has shape [4, 32] but r=2"), std::string::npos) << err;
   EXPECT_TRUE(lora_adapter_names(*fresh).empty()) << "nothing may change on a refused load";
@@ -148,18 +124,18 @@ TEST(PeftLoad, RefusesWhatDoesNotFit) {
   write_json(dir / "adapter_config.json", j);
 
   // A backbone of another width.
-  auto wide = tiny_model("bert", {{"hidden_size", 48}});
+  auto wide = test::tiny_model("bert", {{"hidden_size", 48}});
   err = load(*wide, dir);
   EXPECT_NE(err.find("'" + a_key + "' has shape [4, 32]"), std::string::npos) << err;
   EXPECT_NE(err.find("in_features 48"), std::string::npos) << err;
 
   // Fewer layers: the last layer's modules do not exist.
-  auto shallow = tiny_model("bert", {{"num_hidden_layers", 1}});
+  auto shallow = test::tiny_model("bert", {{"num_hidden_layers", 1}});
   err = load(*shallow, dir);
   EXPECT_NE(err.find("which is not a linear of this model"), std::string::npos) << err;
 
   // The name is taken already.
-  err = error_of([&] { peft_load(*a, dir.string(), "ner"); });
+  err = test::error_of([&] { peft_load(*a, dir.string(), "ner"); });
   EXPECT_NE(err.find("already has a LoRA adapter named 'ner'"), std::string::npos) << err;
 
   // target_modules selecting a module without weights.
@@ -192,7 +168,7 @@ TEST(PeftLoad, RefusesWhatDoesNotFit) {
 // A folder as PEFT writes it for BertForTokenClassification: suffix target_modules, "bert." in the keys,
 // layers_to_transform, and the classifier under modules_to_save.
 TEST(PeftLoad, ReadsPeftStyleFolders) {
-  auto model = tiny_model("bert");
+  auto model = test::tiny_model("bert");
   auto dir = test::temp_dir("peft-hf");
   torch::manual_seed(5);
   std::map<std::string, Tensor> tensors;
@@ -236,16 +212,16 @@ TEST(PeftHead, SaveLoadRoundTripAndChecks) {
   EXPECT_TRUE(torch::equal(head.bias, b));
   EXPECT_EQ(head.labels, (std::vector<std::string>{"O", "B-PER", "I-PER"}));
 
-  EXPECT_NE(error_of([&] { peft_save_head(dir.string(), "tc", w, b, {"a", "b"}); }).find("2 labels for 3"),
+  EXPECT_NE(test::error_of([&] { peft_save_head(dir.string(), "tc", w, b, {"a", "b"}); }).find("2 labels for 3"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { peft_save_head(dir.string(), "tc", w, torch::randn({4}), {}); }).find("bias must be [3]"),
+  EXPECT_NE(test::error_of([&] { peft_save_head(dir.string(), "tc", w, torch::randn({4}), {}); }).find("bias must be [3]"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { peft_save_head(dir.string(), "../x", w, b, {}); }).find("head name"), std::string::npos);
-  EXPECT_NE(error_of([&] { peft_load_head(dir.string(), "absent"); }).find("head_absent.json: file not found"),
+  EXPECT_NE(test::error_of([&] { peft_save_head(dir.string(), "../x", w, b, {}); }).find("head name"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { peft_load_head(dir.string(), "absent"); }).find("head_absent.json: file not found"),
             std::string::npos);
   // A weights file that disagrees with its JSON.
   safetensors_write((dir / "head_ner.safetensors").string(), {{"weight", torch::randn({2, 32})}, {"bias", b}});
-  EXPECT_NE(error_of([&] { peft_load_head(dir.string(), "ner"); }).find("tensor 'weight' has shape [2, 32]"),
+  EXPECT_NE(test::error_of([&] { peft_load_head(dir.string(), "ner"); }).find("tensor 'weight' has shape [2, 32]"),
             std::string::npos);
 }
 

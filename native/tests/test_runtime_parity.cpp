@@ -84,9 +84,12 @@ float max_diff_real(const Batch& b, const std::vector<float>& a, const std::vect
 // steps on random labels, then exported as a PEFT folder with head_ner beside it.
 std::unique_ptr<mtpf::Trainer> train_adapter(const std::string& model_dir, const std::string& out, int vocab,
                                              uint64_t seed, int rank = 4) {
-  const nlohmann::json config = {{"strategy", "ner-adapt"}, {"ner_classes", 5}, {"lora_r", rank},
-                                 {"lora_alpha", 2 * rank},  {"last_layers", 0}, {"lr", 1e-2},
-                                 {"total_steps", 10},       {"stage", 2},       {"seed", seed}};
+  const nlohmann::json config = {{"strategy", "ner-adapt"},
+                                 {"seed", seed},
+                                 {"ner", {{"classes", 5}}},
+                                 {"lora", {{"r", rank}, {"alpha", 2 * rank}, {"last_layers", 0}}},
+                                 {"optimizer", {{"lr", 1e-2}, {"total_steps", 10}}},
+                                 {"adapt", {{"stage", 2}}}};
   auto trainer = std::make_unique<mtpf::Trainer>(model_dir, config.dump());
   std::mt19937 rng(static_cast<uint32_t>(seed));
   for (int step = 0; step < 3; ++step) {

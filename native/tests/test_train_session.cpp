@@ -145,6 +145,20 @@ TEST(TrainSession, ResumeReplaysTheUninterruptedRun) {
     auto m = r.step(batch(10 + i, true, true), false);
     EXPECT_DOUBLE_EQ(m.tc_loss + m.ner_loss, straight[i]) << "step " << i;
   }
+  // A checkpoint of before the nested config schema (its state.json holds the flat one) still resumes, and one of
+  // another configuration is still refused.
+  nlohmann::json state;
+  std::ifstream(ckpt / "state.json") >> state;
+  state["config"] = {{"strategy", "mtpf-tpl"}, {"last_layers", c.last_layers}, {"lora_r", c.lora.r},
+                     {"ner_classes", c.ner_classes}, {"tc_weight", 1.0}};
+  std::ofstream(ckpt / "state.json") << state.dump();
+  TrainSession flat(dir.string(), c);
+  flat.load_checkpoint(ckpt.string());
+  EXPECT_EQ(flat.optimizer_steps(), 2);
+  state["config"]["lora_r"] = c.lora.r + 1;
+  std::ofstream(ckpt / "state.json") << state.dump();
+  TrainSession other(dir.string(), c);
+  EXPECT_THROW(other.load_checkpoint(ckpt.string()), Error);
 }
 
 TEST(TrainSession, ExportsBackboneAndPeftAdapters) {
@@ -246,13 +260,31 @@ TEST(Precision, AutoIsBf16ExactlyWhereTheCpuHasBf16MatrixUnits) {
 }
 
 TEST(TrainConfig, StrictLikeTheJavaRunConfig) {
-  try {
-    TrainConfig::from_json({{"strategy", "pf-tc"}, {"learning_rate", 1e-4}});
-    FAIL() << "an unknown key was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("learning_rate"), std::string::npos) << e.what();
-  }
-  EXPECT_THROW(TrainConfig::from_json({{"lr", "fast"}}), Error);
+  auto refused = [](const nlohmann::json& j, const std::string& named) {
+    try {
+      TrainConfig::from_json(j);
+      ADD_FAILURE() << "accepted " << j.dump();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(named), std::string::npos) << e.what();
+    }
+  };
+  refused({{"strategy", "pf-tc"}, {"learning_rate", 1e-4}}, "'learning_rate'");
+  refused({{"optimizer", {{"learning_rate", 1e-4}}}}, "'optimizer.learning_rate'");
+  refused({{"lr", 1e-4}}, "'lr'");  // the flat schema of before: its keys are unknown now
+  refused({{"optimizer", {{"lr", "fast"}}}}, "'optimizer.lr' has the wrong type");
+  refused({{"lora", 8}}, "'lora' must be an object");
+  refused({{"tc", {{"temperature", 0}}}}, "tc.temperature");
+  // The sections and keys of the run config (run.yaml) where a field is in both.
+  auto j = TrainConfig::from_json({{"tc", {{"temperature", 0.1}, {"chunk_size", 0}}},
+                                   {"lora", {{"r", 4}, {"alpha", 8}, {"targets", {"query"}}}},
+                                   {"optimizer", {{"lr", 1e-3}, {"warmup_steps", 5}}}});
+  EXPECT_EQ(j.temperature, 0.1);
+  EXPECT_EQ(j.chunk_size, 0);
+  EXPECT_EQ(j.lora.r, 4);
+  EXPECT_EQ(j.lora_targets, std::vector<std::string>{"query"});
+  EXPECT_EQ(j.lr, 1e-3);
+  EXPECT_EQ(j.warmup_steps, 5);
+  EXPECT_EQ(TrainConfig{}.to_json().at("optimizer").at("beta2"), 0.999);
   auto c = tiny_config("ner-adapt");
   c.stage = 1;
   c.adapter_init = "/some/adapter";

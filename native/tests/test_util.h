@@ -1,11 +1,15 @@
-// Helpers shared by the native tests: temporary folders and small random model folders.
+// Helpers shared by the native tests: temporary folders, small random models and model folders, LoRA settings,
+// error messages. (The test files compile as unity batches: a helper two files need lives here, once.)
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
+#include "errors.h"
+#include "lora.h"
 #include "model_folder.h"
 
 namespace mtpf::test {
@@ -42,6 +46,37 @@ inline std::filesystem::path write_tiny_model(const std::string& model_type, con
   m.model = encoder_model_create(config_from_json(tiny_config(model_type), "tiny"));
   model_folder_save(m, dir.string());
   return dir;
+}
+
+// A random-init model of `model_type` (the same weights every time: seed 7) in eval mode; `changes` overrides
+// fields of tiny_config.
+inline std::shared_ptr<EncoderModel> tiny_model(const std::string& model_type,
+                                                const nlohmann::json& changes = nlohmann::json::object()) {
+  auto cfg = tiny_config(model_type);
+  cfg.update(changes);
+  torch::manual_seed(7);
+  auto model = encoder_model_create(config_from_json(cfg, "tiny"));
+  model->eval();
+  return model;
+}
+
+inline LoraConfig lora_config(int64_t r, double alpha = 8, double dropout = 0, bool rslora = false) {
+  LoraConfig c;
+  c.r = r;
+  c.lora_alpha = alpha;
+  c.lora_dropout = dropout;
+  c.use_rslora = rslora;
+  return c;
+}
+
+// The message of the mtpf::Error that f throws, "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace mtpf::test

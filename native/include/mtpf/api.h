@@ -86,8 +86,13 @@ class DistributedGroup {
 // Whether this build can train data-parallel on `device` ("" when it can, else the reason and what to install).
 std::string distributed_unavailable(const std::string& device);
 
+// The trainer config's defaults as JSON: its schema (sections strategy..dropout, tc, ner, lora, optimizer, padding,
+// adapt; native/src/train_session.cpp defines it). Unknown keys are refused.
+std::string trainer_config_defaults();
+
 class Trainer {
  public:
+  // config_json: the trainer config (trainer_config_defaults() shows every key); keys left out keep their defaults.
   Trainer(const std::string& model_dir, const std::string& config_json);
   // One rank of a data-parallel job: every step's batches are this rank's share of the global batch.
   Trainer(const std::string& model_dir, const std::string& config_json, DistributedGroup* group);

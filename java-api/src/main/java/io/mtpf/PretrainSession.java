@@ -24,9 +24,8 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
     this.hiddenSize = trainer.hidden_size();
   }
 
-  /** @param configJson the native TrainConfig fields (see native/src/train_session.h) */
-  public static PretrainSession open(Path modelDir, String configJson) {
-    return open(modelDir, configJson, null);
+  public static PretrainSession open(Path modelDir, TrainerConfig config) {
+    return open(modelDir, config, null);
   }
 
   /**
@@ -34,7 +33,8 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
    * the global batch (the same number of rows on every rank), and all ranks call {@link #step} with the same flags.
    * The group must stay open until this session is closed.
    */
-  public static PretrainSession open(Path modelDir, String configJson, Distributed group) {
+  public static PretrainSession open(Path modelDir, TrainerConfig config, Distributed group) {
+    String configJson = config.toJson();
     WordPieceTokenizer tokenizer = WordPieceTokenizer.fromFolder(modelDir);
     NativeCore.ensureThreads();
     return new PretrainSession(NativeCore.call("trainer", () -> group == null

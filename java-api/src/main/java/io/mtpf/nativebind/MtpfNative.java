@@ -51,6 +51,9 @@ public final class MtpfNative {
   /** "" when this build can train data-parallel on the device, else why not and what to install. */
   public static native @StdString String distributed_unavailable(@StdString String device);
 
+  /** The native trainer config's defaults as JSON (its schema; io.mtpf.TrainerConfig mirrors it). */
+  public static native @StdString String trainer_config_defaults();
+
   /** mtpf::Encoder: one loaded HF encoder on one device. Owned: close() deletes the native object. */
   @Name("Encoder")
   public static final class NativeEncoder extends Pointer {

@@ -2,6 +2,7 @@ package io.mtpf.runtime;
 
 import io.mtpf.Encoder;
 import io.mtpf.PretrainSession;
+import io.mtpf.TrainerConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.WordPieceTokenizer;
@@ -48,8 +49,10 @@ final class TinyRuntimeModels {
 
   /** A ner-adapt session (LoRA rank r on every layer + a head over LABELS) trained a few steps with a high LR. */
   static PretrainSession trainedSession(Path model, int r, long seed) {
-    String config = "{\"strategy\":\"ner-adapt\",\"ner_classes\":" + LABELS.size() + ",\"lora_r\":" + r
-        + ",\"lora_alpha\":" + 2 * r + ",\"last_layers\":0,\"seed\":" + seed + ",\"lr\":0.05,\"total_steps\":100}";
+    TrainerConfig config = TrainerConfig.nerAdapt(LABELS.size(), r, 2 * r);
+    config.seed = seed;
+    config.optimizer.lr = 0.05;
+    config.optimizer.totalSteps = 100;
     PretrainSession s = PretrainSession.open(model, config);
     s.setStage(2, 0.05, 100, 0);
     WordPieceTokenizer tok = s.tokenizer();

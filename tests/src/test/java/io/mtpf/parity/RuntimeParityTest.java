@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.mtpf.Encoder;
 import io.mtpf.PretrainSession;
+import io.mtpf.TrainerConfig;
 import io.mtpf.TokenEmbeddings;
 import io.mtpf.runtime.Adapter;
 import io.mtpf.runtime.Backbone;
@@ -162,8 +163,10 @@ class RuntimeParityTest {
   /** A CoNLL-style NER adapter: LoRA r 8 on query, key and MLP of every layer plus a head, a few steps at a high LR. */
   static PretrainSession trainedNerSession(Path dir, List<List<String>> sentences, long seed) {
     List<String> labels = List.of("O", "B-PER", "I-PER", "B-LOC", "I-LOC");
-    String config = "{\"strategy\":\"ner-adapt\",\"ner_classes\":" + labels.size()
-        + ",\"lora_r\":8,\"lora_alpha\":16,\"last_layers\":0,\"seed\":" + seed + ",\"lr\":0.01,\"total_steps\":100}";
+    TrainerConfig config = TrainerConfig.nerAdapt(labels.size(), 8, 16);
+    config.seed = seed;
+    config.optimizer.lr = 0.01;
+    config.optimizer.totalSteps = 100;
     PretrainSession s = PretrainSession.open(dir, config);
     s.setStage(2, 0.01, 100, 0);
     WordPieceTokenizer tok = s.tokenizer();

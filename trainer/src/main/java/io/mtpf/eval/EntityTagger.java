@@ -1,9 +1,8 @@
 package io.mtpf.eval;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
+import io.mtpf.TrainerConfig;
 import io.mtpf.data.BioTags;
 import io.mtpf.data.LabelMap;
 import io.mtpf.formats.PeftConfig;
@@ -38,16 +37,11 @@ public final class EntityTagger implements AutoCloseable {
       throw new MtpfException(adapter + ": no labels.json (an adapter written by `mtpf adapt-ner --out`)");
     LabelMap labels = LabelMap.load(labelFile);
     PeftConfig peft = PeftConfig.read(adapter);
-    ObjectNode config = new ObjectMapper().createObjectNode();
     // The LoRA on the modules the adapter does not list must have its rank and alpha.
-    config.put("lora_r", peft.r());
-    config.put("lora_alpha", peft.loraAlpha());
-    config.put("strategy", "ner-adapt");
-    config.put("ner_classes", labels.size());
-    config.put("adapter_init", adapter.toString());
-    config.put("load_head", true);
-    config.put("last_layers", 0);
-    return new EntityTagger(PretrainSession.open(backbone, config.toString()), labels, maxLength);
+    TrainerConfig config = TrainerConfig.nerAdapt(labels.size(), peft.r(), peft.loraAlpha());
+    config.adapt.init = adapter.toString();
+    config.adapt.loadHead = true;
+    return new EntityTagger(PretrainSession.open(backbone, config), labels, maxLength);
   }
 
   /** Entities of each text: the argmax tag at each word's first sub-token, decoded as seqeval does. */

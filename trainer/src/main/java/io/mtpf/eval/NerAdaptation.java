@@ -1,9 +1,8 @@
 package io.mtpf.eval;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
+import io.mtpf.TrainerConfig;
 import io.mtpf.StepMetrics;
 import io.mtpf.data.LabelMap;
 import io.mtpf.data.NerDataset;
@@ -29,7 +28,6 @@ import java.util.function.Consumer;
  * from a stream of reshuffled passes, so that every train size gets the same budget (a small CPU's study).
  */
 public final class NerAdaptation {
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
    * The protocol's knobs; {@link #paper()} is Appendix A's setting. {@code roundSentences}: 0, an epoch is a pass
@@ -90,22 +88,15 @@ public final class NerAdaptation {
     test.labels().requireSame(labels, "test split " + test.name());
     int epochSentences = s.epochSentences(train.size());
     int stepsPerEpoch = (epochSentences + s.batchSize() - 1) / s.batchSize();
-    ObjectNode config = JSON.createObjectNode();
-    config.put("strategy", "ner-adapt");
-    config.put("stage", 1);
-    config.put("ner_classes", labels.size());
-    config.put("lora_r", s.r());
-    config.put("lora_alpha", s.alpha());
-    config.put("last_layers", 0);
-    config.putPOJO("lora_targets", List.of("query", "key", "mlp"));
-    config.put("lr", s.lr());
-    config.put("weight_decay", s.weightDecay());
-    config.put("total_steps", Math.max(1, s.headEpochs() * stepsPerEpoch));
-    config.put("schedule", "linear");
-    config.put("seed", s.seed());
-    config.put("device", s.device());
-    config.put("adapter_init", nerAdapter == null ? "" : nerAdapter.toString());
-    try (PretrainSession session = PretrainSession.open(backbone, config.toString())) {
+    TrainerConfig config = TrainerConfig.nerAdapt(labels.size(), s.r(), s.alpha());  // LoRA on query, key, MLP
+    config.optimizer.lr = s.lr();
+    config.optimizer.weightDecay = s.weightDecay();
+    config.optimizer.totalSteps = Math.max(1, s.headEpochs() * stepsPerEpoch);
+    config.optimizer.schedule = "linear";
+    config.seed = s.seed();
+    config.device = s.device();
+    config.adapt.init = nerAdapter == null ? "" : nerAdapter.toString();
+    try (PretrainSession session = PretrainSession.open(backbone, config)) {
       WordPieceTokenizer tok = session.tokenizer();
       List<Encoding> encodings = new ArrayList<>(train.size());
       List<int[]> tokenLabels = new ArrayList<>(train.size());

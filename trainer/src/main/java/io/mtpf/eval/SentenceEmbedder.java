@@ -1,11 +1,10 @@
 package io.mtpf.eval;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mtpf.Encoder;
 import io.mtpf.EncoderOptions;
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
+import io.mtpf.TrainerConfig;
 import io.mtpf.formats.PeftConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
@@ -26,7 +25,6 @@ import java.util.List;
  * changes nothing.
  */
 public final class SentenceEmbedder implements AutoCloseable {
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   /** How texts become vectors. {@code maxLength} 0: the model's limit. */
   public record Options(String pooling, String prefix, boolean normalize, int maxLength, int batchSize, String device) {
@@ -64,18 +62,14 @@ public final class SentenceEmbedder implements AutoCloseable {
       return new SentenceEmbedder(enc, null, o, enc.maxLength());
     }
     PeftConfig adapterConfig = PeftConfig.read(tcAdapter);
-    ObjectNode config = JSON.createObjectNode();
-    config.put("strategy", "ner-adapt");  // the session kind that loads a PEFT adapter as a LoRA group
-    config.put("stage", 1);
-    config.put("ner_classes", 2);
-    config.put("lora_r", adapterConfig.r());
-    config.put("lora_alpha", adapterConfig.loraAlpha());
-    config.put("last_layers", 1);
-    config.putPOJO("lora_targets", List.of("query"));
-    config.put("total_steps", 1);
-    config.put("device", o.device());
-    config.put("adapter_init", tcAdapter.toString());
-    PretrainSession s = PretrainSession.open(model, config.toString());
+    // ner-adapt is the session kind that loads a PEFT adapter as a LoRA group (its 2-class head is never used).
+    TrainerConfig config = TrainerConfig.nerAdapt(2, adapterConfig.r(), adapterConfig.loraAlpha());
+    config.lora.lastLayers = 1;
+    config.lora.targets = List.of("query");
+    config.optimizer.totalSteps = 1;
+    config.device = o.device();
+    config.adapt.init = tcAdapter.toString();
+    PretrainSession s = PretrainSession.open(model, config);
     int limit = Math.min(s.maxSequenceLength(), 512);
     return new SentenceEmbedder(null, s, o, o.maxLength() == 0 ? limit : Math.min(o.maxLength(), limit));
   }

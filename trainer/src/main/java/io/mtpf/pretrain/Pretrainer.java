@@ -7,6 +7,7 @@ import io.mtpf.MtpfException;
 import io.mtpf.NativeCalls;
 import io.mtpf.NativeCore;
 import io.mtpf.PretrainSession;
+import io.mtpf.TrainerConfig;
 import io.mtpf.StepMetrics;
 import io.mtpf.data.BadLines;
 import io.mtpf.data.PairDataset;
@@ -282,36 +283,36 @@ public final class Pretrainer {
 
   // ---- native config, probes, checkpoints, outputs ----
 
-  private String nativeConfig(PseudoLabels labels) {
-    ObjectNode j = JSON.createObjectNode();
-    j.put("strategy", strategy.key);
-    j.put("pcgrad", c.pcgrad);
-    j.put("tc_weight", c.tc.weight);
-    j.put("ner_weight", c.ner.weight);
-    j.put("temperature", c.tc.temperature);
-    j.put("chunk_size", c.tc.chunkSize);
-    j.put("ner_classes", labels == null ? 2 : labels.clusters());
-    j.put("lora_r", c.lora.r);
-    j.put("lora_alpha", c.lora.alpha);
-    j.put("lora_dropout", c.lora.dropout);
-    j.put("use_rslora", c.lora.useRslora);
-    j.put("last_layers", c.lora.lastLayers);
-    j.putPOJO("lora_targets", c.lora.targets);
-    j.put("lr", c.optimizer.lr);
-    j.put("weight_decay", c.optimizer.weightDecay);
-    j.put("beta1", c.optimizer.beta1);
-    j.put("beta2", c.optimizer.beta2);
-    j.put("eps", c.optimizer.eps);
-    j.put("clip_norm", c.optimizer.clipNorm);
-    j.put("warmup_steps", c.optimizer.warmupSteps);
-    j.put("total_steps", c.steps);
-    j.put("schedule", c.optimizer.schedule);
-    j.put("accumulation", c.optimizer.accumulation);
-    j.put("seed", c.seed);
-    j.put("device", c.device);
-    j.put("precision", c.precision);
-    if (c.dropout != null) j.put("dropout", c.dropout);
-    return j.toString();
+  /** The run config's training fields in the native trainer's config (the same sections and keys). */
+  private TrainerConfig nativeConfig(PseudoLabels labels) {
+    TrainerConfig t = TrainerConfig.of(strategy.key);
+    t.pcgrad = c.pcgrad;
+    t.seed = c.seed;
+    t.device = c.device;
+    t.precision = c.precision;
+    if (c.dropout != null) t.dropout = c.dropout;
+    t.tc.weight = c.tc.weight;
+    t.tc.temperature = c.tc.temperature;
+    t.tc.chunkSize = c.tc.chunkSize;
+    t.ner.weight = c.ner.weight;
+    t.ner.classes = labels == null ? 2 : labels.clusters();
+    t.lora.r = c.lora.r;
+    t.lora.alpha = c.lora.alpha;
+    t.lora.dropout = c.lora.dropout;
+    t.lora.useRslora = c.lora.useRslora;
+    t.lora.lastLayers = c.lora.lastLayers;
+    t.lora.targets = c.lora.targets;
+    t.optimizer.lr = c.optimizer.lr;
+    t.optimizer.weightDecay = c.optimizer.weightDecay;
+    t.optimizer.beta1 = c.optimizer.beta1;
+    t.optimizer.beta2 = c.optimizer.beta2;
+    t.optimizer.eps = c.optimizer.eps;
+    t.optimizer.clipNorm = c.optimizer.clipNorm;
+    t.optimizer.warmupSteps = c.optimizer.warmupSteps;
+    t.optimizer.totalSteps = c.steps;
+    t.optimizer.schedule = c.optimizer.schedule;
+    t.optimizer.accumulation = c.optimizer.accumulation;
+    return t;
   }
 
   private Map<String, Double> measureProbes(InterferenceProbes probes, PretrainSession session) {

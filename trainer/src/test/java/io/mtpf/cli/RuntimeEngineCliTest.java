@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mtpf.PretrainSession;
+import io.mtpf.TrainerConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import java.nio.file.Files;
@@ -28,8 +29,10 @@ class RuntimeEngineCliTest {
     model = CliTest.writeTinyModel(tmp);
     // An adapter as `mtpf adapt-ner --out` leaves it: LoRA + head trained a few steps, and labels.json.
     adapter = tmp.resolve("adapter");
-    try (PretrainSession s = PretrainSession.open(model, "{\"strategy\":\"ner-adapt\",\"ner_classes\":5,\"lora_r\":2,"
-        + "\"lora_alpha\":4,\"last_layers\":0,\"lr\":0.1,\"total_steps\":10}")) {
+    TrainerConfig config = TrainerConfig.nerAdapt(5, 2, 4);
+    config.optimizer.lr = 0.1;
+    config.optimizer.totalSteps = 10;
+    try (PretrainSession s = PretrainSession.open(model, config)) {
       s.setStage(2, 0.1, 10, 0);
       Random random = new Random(7);
       List<String> words = List.of("hello", "world", "worlds", "a", "b", "c", "!");
