@@ -10,6 +10,7 @@
 #include <set>
 
 #include "mtpf/formats/checkpoint_keys.h"
+#include "mtpf/formats/head_files.h"
 #include "mtpf/formats/json_field.h"
 #include "atomic_file.h"
 #include "errors.h"
@@ -27,16 +28,6 @@ const char* const kWeightsFile = "adapter_model.safetensors";
 const std::string kKeyPrefix = "base_model.model.";  // PeftModel.base_model (LoraModel).model
 
 
-json json_read(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) fail(path.string(), ": file not found");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    fail(path.string(), ": malformed JSON (", e.what(), ")");
-  }
-}
-
 void json_write(const fs::path& path, const json& j) { write_text_atomic(path.string(), j.dump(2) + "\n"); }
 
 void make_dir(const std::string& dir) {
@@ -52,12 +43,6 @@ Linears linears_by_name(const torch::nn::Module& model) {
   for (const auto& item : model.named_modules("", /*include_self=*/false))
     if (auto* linear = item.value()->as<LoraLinear>()) out.insert(item.key(), linear);
   return out;
-}
-
-void check_head_name(const std::string& name) {
-  auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
-  if (name.empty() || !std::all_of(name.begin(), name.end(), ok))
-    fail("head name '", name, "' must be non-empty and use only letters, digits, '_' and '-' (it names a file)");
 }
 
 }  // namespace
@@ -182,7 +167,7 @@ std::vector<std::string> peft_load(torch::nn::Module& model, const std::string& 
 
 void peft_save_head(const std::string& dir, const std::string& name, const torch::Tensor& weight,
                     const torch::Tensor& bias, const std::vector<std::string>& labels) {
-  check_head_name(name);
+  const HeadMeta files = head_paths(dir, name);
   if (weight.dim() != 2) fail("head '", name, "': weight must be [num_labels, in_features], got ", weight.sizes());
   const int64_t n = weight.size(0);
   if (!bias.defined() || bias.sizes() != torch::IntArrayRef({n}))
@@ -190,44 +175,28 @@ void peft_save_head(const std::string& dir, const std::string& name, const torch
   if (!labels.empty() && int64_t(labels.size()) != n)
     fail("head '", name, "': ", labels.size(), " labels for ", n, " output rows");
   make_dir(dir);
-  const fs::path base = fs::path(dir) / ("head_" + name);
-  safetensors_write(base.string() + ".safetensors",
+  safetensors_write(files.weights_path,
                     {{"weight", weight.detach().to(torch::kCPU, torch::kFloat32)},
                      {"bias", bias.detach().to(torch::kCPU, torch::kFloat32)}},
                     {{"format", "pt"}});
-  json_write(base.string() + ".json",
-             {{"name", name}, {"in_features", weight.size(1)}, {"num_labels", n}, {"labels", labels}});
+  json_write(files.json_path, head_meta_json(name, weight.size(1), n, labels));
 }
 
 PeftHead peft_load_head(const std::string& dir, const std::string& name) {
-  check_head_name(name);
-  const fs::path base = fs::path(dir) / ("head_" + name);
-  const std::string meta_path = base.string() + ".json", file = base.string() + ".safetensors";
-  const json meta = json_read(meta_path);
+  const HeadMeta meta = head_read_meta(dir, name);
+  const int64_t n = meta.num_labels, in = meta.in_features;
   PeftHead head;
-  int64_t in = 0, n = 0;
-  try {
-    const auto in_features = json_integer<int64_t>(meta.at("in_features"));
-    const auto labels = json_integer<int64_t>(meta.at("num_labels"));
-    if (!in_features || !labels) fail(meta_path, ": in_features and num_labels must be integers");
-    in = *in_features;
-    n = *labels;
-    if (meta.contains("labels") && !meta["labels"].is_null())
-      head.labels = meta["labels"].get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    fail(meta_path, ": unexpected value (", e.what(), ")");
-  }
-  if (!head.labels.empty() && int64_t(head.labels.size()) != n)
-    fail(meta_path, ": ", head.labels.size(), " labels but num_labels ", n);
+  head.labels = meta.labels;
+  const std::string& file = meta.weights_path;
   auto tensors = safetensors_read(file).tensors;
   for (const char* key : {"weight", "bias"})
     if (!tensors.count(key)) fail(file, ": tensor '", key, "' is missing");
   head.weight = tensors["weight"].to(torch::kFloat32);
   head.bias = tensors["bias"].to(torch::kFloat32);
   if (head.weight.sizes() != torch::IntArrayRef({n, in}))
-    fail(file, ": tensor 'weight' has shape ", head.weight.sizes(), " but ", meta_path, " says [", n, ", ", in, "]");
+    fail(file, ": tensor 'weight' has shape ", head.weight.sizes(), " but ", meta.json_path, " says [", n, ", ", in, "]");
   if (head.bias.sizes() != torch::IntArrayRef({n}))
-    fail(file, ": tensor 'bias' has shape ", head.bias.sizes(), " but ", meta_path, " says [", n, "]");
+    fail(file, ": tensor 'bias' has shape ", head.bias.sizes(), " but ", meta.json_path, " says [", n, "]");
   return head;
 }
 

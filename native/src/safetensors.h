@@ -1,10 +1,12 @@
-// safetensors: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
-// then the raw little-endian data. We read F32/F16/BF16/F64 and write F32 (or the tensor's own dtype).
+// safetensors as torch tensors: the header is the format layer's (mtpf/formats/safetensors.h: read and checked
+// once for both engines); this reads every tensor in its own dtype and writes tensors in theirs.
 #pragma once
 #include <torch/torch.h>
 
 #include <map>
 #include <string>
+
+#include "mtpf/formats/safetensors.h"
 
 namespace mtpf {
 

@@ -5,11 +5,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "errors.h"
 #include "mtpf/formats/checkpoint_keys.h"
+#include "mtpf/formats/head_files.h"
 #include "mtpf/formats/json_field.h"
 #include "safetensors.h"
 
@@ -17,20 +19,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace mtpf::rt {
-
-namespace {
-
-json json_read(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) fail(path.string(), ": file not found");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    fail(path.string(), ": malformed JSON (", e.what(), ")");
-  }
-}
-
-}  // namespace
 
 std::vector<LoraWeights> peft_read_weights(const std::string& dir, const PeftConfig& config,
                                            const LinearShapes& linears) {
@@ -86,34 +74,17 @@ std::vector<LoraWeights> peft_read_weights(const std::string& dir, const PeftCon
 }
 
 Head head_read(const std::string& dir, const std::string& name, int hidden_size) {
-  auto ok = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'; };
-  if (name.empty() || !std::all_of(name.begin(), name.end(), ok))
-    fail("head name '", name, "' must be non-empty and use only letters, digits, '_' and '-'");
-  const fs::path base = fs::path(dir) / ("head_" + name);
-  const std::string meta_path = base.string() + ".json", file = base.string() + ".safetensors";
-  const json meta = json_read(meta_path);
+  const HeadMeta meta = head_read_meta(dir, name);
+  if (meta.in_features != hidden_size)
+    fail(meta.json_path, ": in_features ", meta.in_features, " but the backbone's hidden size is ", hidden_size);
+  if (meta.num_labels > std::numeric_limits<int>::max()) fail(meta.json_path, ": num_labels ", meta.num_labels, " is too large");
   Head head;
-  int in = 0;
-  try {
-    const auto in_features = json_integer<int>(meta.at("in_features"));
-    const auto classes = json_integer<int>(meta.at("num_labels"));
-    if (!in_features || !classes) fail(meta_path, ": in_features and num_labels must be integers");
-    in = *in_features;
-    head.classes = *classes;
-    if (meta.contains("labels") && !meta["labels"].is_null())
-      head.labels = meta["labels"].get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    fail(meta_path, ": unexpected value (", e.what(), ")");
-  }
-  if (head.classes <= 0) fail(meta_path, ": num_labels must be positive");
-  if (!head.labels.empty() && static_cast<int>(head.labels.size()) != head.classes)
-    fail(meta_path, ": ", head.labels.size(), " labels but num_labels ", head.classes);
-  if (in != hidden_size)
-    fail(meta_path, ": in_features ", in, " but the backbone's hidden size is ", hidden_size);
-  SafetensorsFile st(file);
+  head.classes = static_cast<int>(meta.num_labels);
+  head.labels = meta.labels;
+  SafetensorsFile st(meta.weights_path);
   head.weight = st.read_f32("weight", {head.classes, hidden_size}, "head '" + name + "' over hidden size " +
                                                                       std::to_string(hidden_size));
-  head.bias = st.read_f32("bias", {head.classes}, meta_path);
+  head.bias = st.read_f32("bias", {head.classes}, meta.json_path);
   return head;
 }
 

@@ -1,19 +1,15 @@
-// safetensors reader: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
-// then the raw little-endian data. F32, F16, BF16 (and F64) tensors are read as fp32. The header is checked against
-// the file before any tensor is used; every error names the file and the tensor.
+// safetensors as fp32 for the runtime: the header is the format layer's (mtpf/formats/safetensors.h: read and checked
+// once for both engines); F32, F16, BF16 (and F64) tensors are read as fp32, other dtypes refused when the file
+// opens. Every error names the file and the tensor.
 #pragma once
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
-namespace mtpf::rt {
+#include "mtpf/formats/safetensors.h"
 
-struct SafetensorsEntry {
-  std::string dtype;
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;  // byte offsets into the data section
-};
+namespace mtpf::rt {
 
 class SafetensorsFile {
  public:
@@ -32,8 +28,6 @@ class SafetensorsFile {
   std::vector<uint8_t> data_;  // the data section
   std::map<std::string, SafetensorsEntry> entries_;
 };
-
-std::string shape_string(const std::vector<int64_t>& shape);
 
 // fp16 / bf16 bit patterns to fp32.
 float half_to_float(uint16_t h);
