@@ -253,39 +253,38 @@ Trainer::Trainer(const std::string& model_dir, const std::string& config_json, D
 
 Trainer::~Trainer() { delete impl_; }
 
-void Trainer::step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_len, const int64_t* tc_b_ids,
-                   const int64_t* tc_b_mask, int tc_b_len, int tc_batch, const int64_t* ner_ids,
-                   const int64_t* ner_mask, const int64_t* ner_labels, int ner_batch, int ner_len, bool measure,
-                   double* metrics, bool read) {
-  guarded("train step", [&] {
-    if (!metrics) fail("metrics buffer must not be null");
-    auto& s = *impl_->session;
-    const auto& mc = s.model().config();
-    auto tensor = [&](const int64_t* p, int rows, int cols, const char* what, bool ids) {
-      if (!p) fail(what, " must not be null");
-      if (cols <= 0 || cols > s.model().max_sequence_length())
-        fail(what, ": length ", cols, " outside [1, ", s.model().max_sequence_length(), "]");
-      auto t = torch::from_blob(const_cast<int64_t*>(p), {rows, cols}, torch::kLong);
-      if (ids && (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= mc.vocab_size))
-        fail(what, ": token id outside the vocabulary [0, ", mc.vocab_size, ")");
-      return t;  // the session copies it to its device (pinned, asynchronous)
+StepResult Trainer::step(const StepBatch& batch) {
+  return guarded("train step", [&] {
+    // The struct as tensors over the caller's memory (the session copies them to its device); the session checks
+    // their values (TrainSession::prepare), so only the pointers are checked here.
+    auto tensor = [](const int64_t* p, int rows, int cols, const char* what) {
+      if (!p) fail("StepBatch.", what, " must not be null when its task has rows");
+      if (cols <= 0) fail("StepBatch.", what, ": length ", cols, " must be positive");
+      return torch::from_blob(const_cast<int64_t*>(p), {rows, cols}, torch::kLong);
     };
+    if (batch.tc_rows < 0 || batch.ner_rows < 0) fail("StepBatch: negative row count");
     StepInputs in;
-    if (tc_batch > 0) {
-      in.tc_a_ids = tensor(tc_a_ids, tc_batch, tc_a_len, "tc anchor ids", true);
-      in.tc_a_mask = tensor(tc_a_mask, tc_batch, tc_a_len, "tc anchor mask", false);
-      in.tc_b_ids = tensor(tc_b_ids, tc_batch, tc_b_len, "tc positive ids", true);
-      in.tc_b_mask = tensor(tc_b_mask, tc_batch, tc_b_len, "tc positive mask", false);
+    if (batch.tc_rows > 0) {
+      in.tc_a_ids = tensor(batch.tc_anchor_ids, batch.tc_rows, batch.tc_anchor_len, "tc_anchor_ids");
+      in.tc_a_mask = tensor(batch.tc_anchor_mask, batch.tc_rows, batch.tc_anchor_len, "tc_anchor_mask");
+      in.tc_b_ids = tensor(batch.tc_positive_ids, batch.tc_rows, batch.tc_positive_len, "tc_positive_ids");
+      in.tc_b_mask = tensor(batch.tc_positive_mask, batch.tc_rows, batch.tc_positive_len, "tc_positive_mask");
     }
-    if (ner_batch > 0) {
-      in.ner_ids = tensor(ner_ids, ner_batch, ner_len, "ner ids", true);
-      in.ner_mask = tensor(ner_mask, ner_batch, ner_len, "ner mask", false);
-      in.ner_labels = tensor(ner_labels, ner_batch, ner_len, "ner labels", false);
+    if (batch.ner_rows > 0) {
+      in.ner_ids = tensor(batch.ner_ids, batch.ner_rows, batch.ner_len, "ner_ids");
+      in.ner_mask = tensor(batch.ner_mask, batch.ner_rows, batch.ner_len, "ner_mask");
+      in.ner_labels = tensor(batch.ner_labels, batch.ner_rows, batch.ner_len, "ner_labels");
     }
-    auto m = s.step(in, measure, read);
-    double values[6] = {m.tc_loss, m.ner_loss, m.lr, m.grad_cosine, m.grad_norm, m.optimizer_stepped ? 1.0 : 0.0};
-    std::memcpy(metrics, values, sizeof(values));
-    return 0;
+    const auto m = impl_->session->step(in, batch.measure, batch.read);
+    StepResult r;
+    r.tc_loss = m.tc_loss;
+    r.ner_loss = m.ner_loss;
+    r.lr = m.lr;
+    r.grad_cosine = m.grad_cosine;
+    r.grad_norm = m.grad_norm;
+    r.optimizer_stepped = m.optimizer_stepped;
+    r.read = m.read;
+    return r;
   });
 }
 

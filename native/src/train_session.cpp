@@ -334,7 +334,40 @@ struct TrainSession::DeviceBatch {
   double ner_token_share = 1;
 };
 
+namespace {
+
+// A step's input is checked here, once, for every caller (Java through api.cpp's StepBatch, C++ with tensors): the
+// shapes, lengths within the model's positions, and, on host tensors, every id inside the vocabulary (on the
+// device that would cost a sync; the embedding's own index check still stops a bad id there). NER labels are
+// checked below, with their host copy.
+void check_inputs(const StepInputs& in, bool has_tc, bool has_ner, int64_t vocab_size, int64_t max_length) {
+  auto check = [&](const torch::Tensor& ids, const torch::Tensor& mask, const char* what) {
+    if (!ids.defined() || !mask.defined() || ids.dim() != 2 || ids.sizes() != mask.sizes())
+      fail(what, ": ids and mask must be two [rows, length] tensors of one shape");
+    if (ids.size(1) < 1 || ids.size(1) > max_length)
+      fail(what, ": length ", ids.size(1), " outside [1, ", max_length, "] (the model's positions)");
+    if (ids.is_cpu() && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= vocab_size))
+      fail(what, ": token id outside the vocabulary [0, ", vocab_size, ")");
+  };
+  if (has_tc) {
+    check(in.tc_a_ids, in.tc_a_mask, "TC anchors");
+    check(in.tc_b_ids, in.tc_b_mask, "TC positives");
+    if (in.tc_b_ids.size(0) != in.tc_a_ids.size(0))
+      fail("TC batch: ", in.tc_a_ids.size(0), " anchors but ", in.tc_b_ids.size(0), " positives");
+  }
+  if (has_ner) {
+    check(in.ner_ids, in.ner_mask, "NER batch");
+    if (!in.ner_labels.defined() || in.ner_labels.sizes() != in.ner_ids.sizes())
+      fail("NER labels must have the NER batch's shape ", in.ner_ids.sizes());
+  }
+}
+
+}  // namespace
+
 TrainSession::DeviceBatch TrainSession::prepare(const StepInputs& in) const {
+  const bool has_tc = in.tc_a_ids.defined() && in.tc_a_ids.numel() > 0;
+  const bool has_ner = in.ner_ids.defined() && in.ner_ids.numel() > 0;
+  check_inputs(in, has_tc, has_ner, loaded_.model->config().vocab_size, loaded_.model->max_sequence_length());
   DeviceBatch b;
   // Length buckets: with trimming on, a batch is first widened to a multiple of pad_multiple (within the position
   // table), so that with the trimmed chunk widths (also multiples) the kernels see few distinct lengths.
@@ -352,7 +385,7 @@ TrainSession::DeviceBatch TrainSession::prepare(const StepInputs& in) const {
     if (device_.is_cuda() && t.is_cpu()) return t.pin_memory().to(device_, /*non_blocking=*/true);
     return t.to(device_);
   };
-  if (in.tc_a_ids.defined() && in.tc_a_ids.numel() > 0) {
+  if (has_tc) {
     if (group_) {
       // The gathered positives need the same rows on every rank (a mismatch would otherwise hang the gather).
       const int64_t rows = in.tc_a_ids.size(0);
@@ -374,7 +407,7 @@ TrainSession::DeviceBatch TrainSession::prepare(const StepInputs& in) const {
     b.tc_b_ids = move(widen(in.tc_b_ids, pad_id));
     b.tc_b_mask = move(widen(in.tc_b_mask, 0));
   }
-  if (in.ner_ids.defined() && in.ner_ids.numel() > 0) {
+  if (has_ner) {
     // Checked on the host: a bad label would otherwise be a CUDA device-side assert, and checking on the device
     // costs a sync (labels already on the device pay it here).
     const auto labels = in.ner_labels.to(torch::kCPU);
@@ -419,7 +452,6 @@ torch::Tensor TrainSession::run_tc(const DeviceBatch& b, double scale) {
   AutocastGuard autocast(config_.precision == "bf16", device_);
   PackedForwards packed(*loaded_.model, config_.trim_padding);
   const int64_t batch = b.tc_a_ids.size(0);
-  if (b.tc_b_ids.size(0) != batch) fail("TC batch: ", batch, " anchors but ", b.tc_b_ids.size(0), " positives");
   TokenEmbedFn embed = [this](const torch::Tensor& ids, const torch::Tensor& mask) { return embed_pooled(ids, mask); };
   auto side = [&](const torch::Tensor& ids, const torch::Tensor& mask, const std::vector<int64_t>& extents) -> ChunkEmbedFn {
     if (!extents.empty()) return trimmed_chunks(ids, mask, extents, config_.pad_multiple, embed);

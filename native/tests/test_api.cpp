@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include <vector>
 
@@ -74,4 +75,51 @@ TEST(Api, BadInputsThrowWithReasons) {
   EXPECT_NE(error_of([&] { Encoder e(dir.string(), "tpu", "fp32"); }).find("unknown device"), std::string::npos);
   EXPECT_NE(error_of([&] { Encoder e(dir.string(), "cpu", "fp16"); }).find("unknown precision"), std::string::npos);
   EXPECT_NE(error_of([] { set_num_threads(0); }).find("positive"), std::string::npos);
+}
+
+// One training step through the API's struct: a good one runs; each bad field is refused, named.
+TEST(Api, StepBatchIsCheckedOnceNamingTheField) {
+  auto dir = test::write_tiny_model("bert", "api-step");
+  Trainer trainer(dir.string(), R"({"strategy": "mtpf", "ner": {"classes": 5}, "tc": {"chunk_size": 0}})");
+  std::vector<int64_t> a = {2, 7, 9, 3, 2, 8, 3, 0}, am = {1, 1, 1, 1, 1, 1, 1, 0};  // 2 rows x 4
+  std::vector<int64_t> p = {2, 11, 3, 2, 12, 3}, pm(6, 1);                            // 2 rows x 3
+  std::vector<int64_t> n = {2, 5, 6, 3}, nm(4, 1), labels = {-100, 1, 4, -100};       // 1 row x 4
+  auto good = [&] {
+    StepBatch b;
+    b.tc_anchor_ids = a.data(), b.tc_anchor_mask = am.data(), b.tc_anchor_len = 4;
+    b.tc_positive_ids = p.data(), b.tc_positive_mask = pm.data(), b.tc_positive_len = 3;
+    b.tc_rows = 2;
+    b.ner_ids = n.data(), b.ner_mask = nm.data(), b.ner_labels = labels.data();
+    b.ner_rows = 1, b.ner_len = 4;
+    return b;
+  };
+  const StepResult r = trainer.step(good());
+  EXPECT_TRUE(r.read && r.optimizer_stepped);
+  EXPECT_TRUE(std::isfinite(r.tc_loss) && std::isfinite(r.ner_loss) && std::isfinite(r.grad_norm));
+  EXPECT_TRUE(std::isnan(r.grad_cosine));  // not measured
+  auto refused = [&](const std::function<void(StepBatch&)>& spoil, const std::string& named) {
+    StepBatch b = good();
+    spoil(b);
+    std::string message;
+    try {
+      trainer.step(b);
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find(named), std::string::npos) << "expected '" << named << "', got '" << message << "'";
+  };
+  refused([](StepBatch& b) { b.tc_positive_mask = nullptr; }, "StepBatch.tc_positive_mask must not be null");
+  refused([](StepBatch& b) { b.ner_len = 0; }, "StepBatch.ner_ids: length 0");
+  refused([](StepBatch& b) { b.tc_rows = 0, b.ner_rows = 0; }, "step without any batch");
+  std::vector<int64_t> far = {2, 100, 3, 0};
+  refused([&](StepBatch& b) { b.ner_ids = far.data(); }, "NER batch: token id outside the vocabulary");
+  std::vector<int64_t> bad_labels = {-100, 5, 0, -100};
+  refused([&](StepBatch& b) { b.ner_labels = bad_labels.data(); }, "NER labels must be -100 or in [0, 5)");
+  std::vector<int64_t> long_ids(2 * 80, 5), long_mask(2 * 80, 1);
+  refused([&](StepBatch& b) { b.tc_anchor_ids = long_ids.data(), b.tc_anchor_mask = long_mask.data(), b.tc_anchor_len = 80; },
+          "TC anchors: length 80 outside [1, 64]");
+  // A NER-only strategy refuses a TC batch.
+  Trainer ner_only(dir.string(), R"({"strategy": "pf-ner", "ner": {"classes": 5}})");
+  StepBatch b = good();
+  EXPECT_NE(error_of([&] { ner_only.step(b); }).find("takes no TC batch"), std::string::npos);
 }

@@ -99,9 +99,13 @@ std::unique_ptr<mtpf::Trainer> train_adapter(const std::string& model_dir, const
       ids[i] = 5 + rng() % (vocab - 5);
       labels[i] = rng() % 5;
     }
-    double metrics[6];
-    trainer->step(nullptr, nullptr, 0, nullptr, nullptr, 0, 0, ids.data(), mask.data(), labels.data(), n, len, false,
-                  metrics);
+    mtpf::StepBatch batch;
+    batch.ner_ids = ids.data();
+    batch.ner_mask = mask.data();
+    batch.ner_labels = labels.data();
+    batch.ner_rows = n;
+    batch.ner_len = len;
+    trainer->step(batch);
   }
   trainer->export_adapter("ner", out);
   return trainer;

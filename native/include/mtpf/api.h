@@ -86,6 +86,39 @@ class DistributedGroup {
 // Whether this build can train data-parallel on `device` ("" when it can, else the reason and what to install).
 std::string distributed_unavailable(const std::string& device);
 
+// One training step's input, host memory, row-major int64. A task whose rows are 0 has no batch this step (its
+// pointers are not read). TC: tc_rows pairs, anchors [tc_rows, tc_anchor_len], positives [tc_rows,
+// tc_positive_len]; NER: ids, mask and labels [ner_rows, ner_len], a label per token (-100: none). Trainer::step
+// checks it all (every id inside the vocabulary, lengths within the model's positions, labels within the head's
+// classes), naming the field.
+struct StepBatch {
+  const int64_t* tc_anchor_ids = nullptr;
+  const int64_t* tc_anchor_mask = nullptr;
+  int tc_anchor_len = 0;
+  const int64_t* tc_positive_ids = nullptr;
+  const int64_t* tc_positive_mask = nullptr;
+  int tc_positive_len = 0;
+  int tc_rows = 0;
+  const int64_t* ner_ids = nullptr;
+  const int64_t* ner_mask = nullptr;
+  const int64_t* ner_labels = nullptr;
+  int ner_rows = 0;
+  int ner_len = 0;
+  // Also compute the two tasks' gradient cosine on the shared parameters (implies read).
+  bool measure = false;
+  // Copy the losses and the gradient norm to the host (a device sync). Without it they are NaN, and a non-finite
+  // loss makes the next step that reads (or save_checkpoint, or an export) throw, naming its step.
+  bool read = true;
+};
+
+// What a step reports: NaN for a task without a batch, and for losses and grad_norm on a step that did not read;
+// grad_cosine only when measured.
+struct StepResult {
+  double tc_loss = 0, ner_loss = 0, lr = 0, grad_cosine = 0, grad_norm = 0;
+  bool optimizer_stepped = false;
+  bool read = false;
+};
+
 // The trainer config's defaults as JSON: its schema (sections strategy..dropout, tc, ner, lora, optimizer, padding,
 // adapt; native/src/train_session.cpp defines it). Unknown keys are refused.
 std::string trainer_config_defaults();
@@ -100,14 +133,9 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  // Any of the two batches may be absent (batch 0, null pointers). Row-major int64 inputs; ner_labels -100 where a
-  // token carries no label. metrics (6 doubles): tc_loss, ner_loss, lr, grad_cosine, grad_norm, optimizer_stepped
-  // (NaN where not computed). measure: also compute the two tasks' gradient cosine on the shared parameters.
-  // read: copy the losses and the gradient norm to the host (a device sync). With read false they are NaN, and a
-  // non-finite loss makes the next step that reads (or save_checkpoint, or an export) throw, naming its step.
-  void step(const int64_t* tc_a_ids, const int64_t* tc_a_mask, int tc_a_len, const int64_t* tc_b_ids,
-            const int64_t* tc_b_mask, int tc_b_len, int tc_batch, const int64_t* ner_ids, const int64_t* ner_mask,
-            const int64_t* ner_labels, int ner_batch, int ner_len, bool measure, double* metrics, bool read = true);
+  // One (micro-)batch: both forwards, losses, backward passes, PCGrad, clipping and, every `accumulation` calls,
+  // the AdamW update.
+  StepResult step(const StepBatch& batch);
   long long optimizer_steps() const;
   long long micro_steps() const;
   int hidden_size() const;

@@ -1,9 +1,13 @@
 package io.mtpf;
 
+import io.mtpf.nativebind.MtpfNative.NativeStepBatch;
+import io.mtpf.nativebind.MtpfNative.NativeStepResult;
 import io.mtpf.nativebind.MtpfNative.NativeTrainer;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.WordPieceTokenizer;
 import java.nio.file.Path;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerScope;
 
 /**
  * One pre-finetuning run held by the native core (strategies pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l; PCGrad;
@@ -12,14 +16,12 @@ import java.nio.file.Path;
  */
 public final class PretrainSession implements AutoCloseable, TokenStateSource {
   private final NativeTrainer trainer;
-  private final Path modelDir;
   private final WordPieceTokenizer tokenizer;
   private final int hiddenSize;
   private boolean closed;
 
-  private PretrainSession(NativeTrainer trainer, Path modelDir, WordPieceTokenizer tokenizer) {
+  private PretrainSession(NativeTrainer trainer, WordPieceTokenizer tokenizer) {
     this.trainer = trainer;
-    this.modelDir = modelDir;
     this.tokenizer = tokenizer;
     this.hiddenSize = trainer.hidden_size();
   }
@@ -39,44 +41,45 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
     NativeCore.ensureThreads();
     return new PretrainSession(NativeCore.call("trainer", () -> group == null
         ? new NativeTrainer(modelDir.toString(), configJson)
-        : new NativeTrainer(modelDir.toString(), configJson, group.nativeGroup())), modelDir, tokenizer);
+        : new NativeTrainer(modelDir.toString(), configJson, group.nativeGroup())), tokenizer);
+  }
+
+  /** One step that reads its losses (see {@link #step(StepBatch, boolean, boolean)}). */
+  public StepMetrics step(StepBatch batch, boolean measure) {
+    return step(batch, measure, true);
   }
 
   /**
-   * One step that reads its losses (see {@link #step(Batch, Batch, Batch, long[], boolean, boolean)}). Either side
-   * may be null: {@code anchors}/{@code positives} (same batch size) for the TC loss, {@code ner} with
-   * {@code nerLabels} (row-major like ner's ids; -100 = no label) for the NER loss.
+   * One step: both forwards, losses, backward passes, PCGrad, clipping and (every accumulation steps) the AdamW
+   * update, in one native call. {@code read}: copy this step's losses and gradient norm from the device (a
+   * synchronisation; on a GPU, read every N steps only). Without it they are NaN in the result, and a non-finite
+   * loss is reported by the next step that reads, by {@link #saveCheckpoint} and by the exports: an
+   * {@link MtpfException} naming the step it happened at, so a run still stops on it and never checkpoints its
+   * weights. {@code measure} (the two tasks' gradient cosine) implies {@code read}.
    */
-  public StepMetrics step(Batch anchors, Batch positives, Batch ner, long[] nerLabels, boolean measure) {
-    return step(anchors, positives, ner, nerLabels, measure, true);
-  }
-
-  /**
-   * One step. {@code read}: copy this step's losses and gradient norm from the device (a synchronisation; on a GPU,
-   * read every N steps only). Without it they are NaN in the result, and a non-finite loss is reported by the next
-   * step that reads, by {@link #saveCheckpoint} and by the exports: an {@link MtpfException} naming the step it
-   * happened at, so a run still stops on it and never checkpoints its weights. {@code measure} (the two tasks'
-   * gradient cosine) implies {@code read}.
-   */
-  public StepMetrics step(Batch anchors, Batch positives, Batch ner, long[] nerLabels, boolean measure,
-      boolean read) {
-    if ((anchors == null) != (positives == null))
-      throw new MtpfException("step: TC needs both anchors and positives");
-    if (anchors != null && anchors.batchSize() != positives.batchSize())
-      throw new MtpfException("step: " + anchors.batchSize() + " anchors but " + positives.batchSize() + " positives");
-    if (ner != null && (nerLabels == null || nerLabels.length != ner.inputIds().length))
-      throw new MtpfException("step: NER labels must match the NER batch (" + (ner.inputIds().length) + " values)");
-    double[] m = new double[6];
-    call(t -> {
-      t.step(anchors == null ? null : anchors.inputIds(), anchors == null ? null : anchors.attentionMask(),
-          anchors == null ? 0 : anchors.seqLen(), positives == null ? null : positives.inputIds(),
-          positives == null ? null : positives.attentionMask(), positives == null ? 0 : positives.seqLen(),
-          anchors == null ? 0 : anchors.batchSize(), ner == null ? null : ner.inputIds(),
-          ner == null ? null : ner.attentionMask(), ner == null ? null : nerLabels, ner == null ? 0 : ner.batchSize(),
-          ner == null ? 0 : ner.seqLen(), measure, m, read);
-      return null;
-    });
-    return new StepMetrics(m[0], m[1], m[2], m[3], m[4], m[5] != 0, read || measure);
+  public StepMetrics step(StepBatch batch, boolean measure, boolean read) {
+    // The arrays go to native memory for the call (the struct holds pointers); the scope frees them after it.
+    try (PointerScope scope = new PointerScope()) {
+      NativeStepBatch b = new NativeStepBatch();
+      b.measure(measure).read(read);
+      if (batch.anchors() != null) {
+        Batch a = batch.anchors(), p = batch.positives();
+        b.tc_rows(a.batchSize())
+            .tc_anchor_ids(new LongPointer(a.inputIds())).tc_anchor_mask(new LongPointer(a.attentionMask()))
+            .tc_anchor_len(a.seqLen())
+            .tc_positive_ids(new LongPointer(p.inputIds())).tc_positive_mask(new LongPointer(p.attentionMask()))
+            .tc_positive_len(p.seqLen());
+      }
+      if (batch.ner() != null) {
+        Batch n = batch.ner();
+        b.ner_rows(n.batchSize()).ner_len(n.seqLen())
+            .ner_ids(new LongPointer(n.inputIds())).ner_mask(new LongPointer(n.attentionMask()))
+            .ner_labels(new LongPointer(batch.nerLabels()));
+      }
+      NativeStepResult r = call(t -> t.step(b));
+      return new StepMetrics(r.tc_loss(), r.ner_loss(), r.lr(), r.grad_cosine(), r.grad_norm(), r.optimizer_stepped(),
+          r.read());
+    }
   }
 
   public long optimizerSteps() {
@@ -173,10 +176,6 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
       return null;
     });
     return out;
-  }
-
-  public Path modelDir() {
-    return modelDir;
   }
 
   private <T> T call(java.util.function.Function<NativeTrainer, T> f) {

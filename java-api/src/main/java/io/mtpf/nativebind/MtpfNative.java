@@ -1,8 +1,14 @@
 package io.mtpf.nativebind;
 
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.ByRef;
+import org.bytedeco.javacpp.annotation.ByVal;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Const;
+import org.bytedeco.javacpp.annotation.MemberGetter;
+import org.bytedeco.javacpp.annotation.MemberSetter;
 import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Namespace;
 import org.bytedeco.javacpp.annotation.Platform;
@@ -114,6 +120,74 @@ public final class MtpfNative {
     public native void save(@StdString String dir);
   }
 
+  /** mtpf::StepBatch: one training step's input, host memory (api.h says every field's meaning). */
+  @Name("StepBatch")
+  public static final class NativeStepBatch extends Pointer {
+    static {
+      Loader.load();
+    }
+
+    public NativeStepBatch() {
+      allocate();
+    }
+
+    private native void allocate();
+
+    @MemberSetter public native NativeStepBatch tc_anchor_ids(@Cast("const int64_t*") LongPointer ids);
+
+    @MemberSetter public native NativeStepBatch tc_anchor_mask(@Cast("const int64_t*") LongPointer mask);
+
+    @MemberSetter public native NativeStepBatch tc_anchor_len(int len);
+
+    @MemberSetter public native NativeStepBatch tc_positive_ids(@Cast("const int64_t*") LongPointer ids);
+
+    @MemberSetter public native NativeStepBatch tc_positive_mask(@Cast("const int64_t*") LongPointer mask);
+
+    @MemberSetter public native NativeStepBatch tc_positive_len(int len);
+
+    @MemberSetter public native NativeStepBatch tc_rows(int rows);
+
+    @MemberSetter public native NativeStepBatch ner_ids(@Cast("const int64_t*") LongPointer ids);
+
+    @MemberSetter public native NativeStepBatch ner_mask(@Cast("const int64_t*") LongPointer mask);
+
+    @MemberSetter public native NativeStepBatch ner_labels(@Cast("const int64_t*") LongPointer labels);
+
+    @MemberSetter public native NativeStepBatch ner_rows(int rows);
+
+    @MemberSetter public native NativeStepBatch ner_len(int len);
+
+    @MemberSetter public native NativeStepBatch measure(@Cast("bool") boolean measure);
+
+    @MemberSetter public native NativeStepBatch read(@Cast("bool") boolean read);
+  }
+
+  /** mtpf::StepResult: what a step reports. */
+  @Name("StepResult")
+  public static final class NativeStepResult extends Pointer {
+    static {
+      Loader.load();
+    }
+
+    public NativeStepResult(Pointer p) {
+      super(p);
+    }
+
+    @MemberGetter public native double tc_loss();
+
+    @MemberGetter public native double ner_loss();
+
+    @MemberGetter public native double lr();
+
+    @MemberGetter public native double grad_cosine();
+
+    @MemberGetter public native double grad_norm();
+
+    @MemberGetter public native @Cast("bool") boolean optimizer_stepped();
+
+    @MemberGetter public native @Cast("bool") boolean read();
+  }
+
   /** mtpf::Trainer: one pre-finetuning run; step() is one native call per training step. */
   @Name("Trainer")
   public static final class NativeTrainer extends Pointer {
@@ -135,22 +209,7 @@ public final class MtpfNative {
     private native void allocate(@StdString String modelDir, @StdString String configJson,
         NativeDistributedGroup group);
 
-    public native void step(
-        @Cast("const int64_t*") long[] tcAIds,
-        @Cast("const int64_t*") long[] tcAMask,
-        int tcALen,
-        @Cast("const int64_t*") long[] tcBIds,
-        @Cast("const int64_t*") long[] tcBMask,
-        int tcBLen,
-        int tcBatch,
-        @Cast("const int64_t*") long[] nerIds,
-        @Cast("const int64_t*") long[] nerMask,
-        @Cast("const int64_t*") long[] nerLabels,
-        int nerBatch,
-        int nerLen,
-        @Cast("bool") boolean measure,
-        double[] metrics,
-        @Cast("bool") boolean read);
+    public native @ByVal NativeStepResult step(@Const @ByRef NativeStepBatch batch);
 
     public native long optimizer_steps();
 

@@ -2,6 +2,7 @@ package io.mtpf.runtime;
 
 import io.mtpf.Encoder;
 import io.mtpf.PretrainSession;
+import io.mtpf.StepBatch;
 import io.mtpf.TrainerConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
@@ -75,7 +76,7 @@ final class TinyRuntimeModels {
       List<int[]> tokenLabels = new ArrayList<>();
       for (int i = 0; i < encs.size(); i++) tokenLabels.add(encs.get(i).tokenLabels(wordLabels.get(i)));
       long[] y = b.padLabels(tokenLabels);
-      s.step(null, null, b, y, false);
+      s.step(StepBatch.ner(b, y), false);
     }
     return s;
   }

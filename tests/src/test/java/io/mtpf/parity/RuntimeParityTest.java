@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.mtpf.Encoder;
 import io.mtpf.PretrainSession;
+import io.mtpf.StepBatch;
 import io.mtpf.TrainerConfig;
 import io.mtpf.TokenEmbeddings;
 import io.mtpf.runtime.Adapter;
@@ -185,7 +186,7 @@ class RuntimeParityTest {
       List<int[]> tokenLabels = new ArrayList<>();
       for (int i = 0; i < encs.size(); i++) tokenLabels.add(encs.get(i).tokenLabels(wordLabels.get(i)));
       long[] y = b.padLabels(tokenLabels);
-      s.step(null, null, b, y, false);
+      s.step(StepBatch.ner(b, y), false);
     }
     return s;
   }

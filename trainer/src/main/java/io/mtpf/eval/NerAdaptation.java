@@ -2,6 +2,7 @@ package io.mtpf.eval;
 
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
+import io.mtpf.StepBatch;
 import io.mtpf.TrainerConfig;
 import io.mtpf.StepMetrics;
 import io.mtpf.data.LabelMap;
@@ -127,7 +128,7 @@ public final class NerAdaptation {
           Batch b = Batch.pad(part, tok.padId());
           List<int[]> partLabels = new ArrayList<>(rows.size());
           for (int r : rows) partLabels.add(tokenLabels.get(r));
-          StepMetrics m = session.step(null, null, b, b.padLabels(partLabels), false);
+          StepMetrics m = session.step(StepBatch.ner(b, b.padLabels(partLabels)), false);
           lossSum += m.nerLoss();
           batches++;
         }

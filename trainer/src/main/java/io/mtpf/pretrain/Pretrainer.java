@@ -153,7 +153,7 @@ public final class Pretrainer {
           boolean read = logStep || micro == firstMicro;
           StepMetrics m;
           try {
-            m = session.step(b.anchors(), b.positives(), b.ner(), b.nerLabels(), logStep, read);
+            m = session.step(b.batch(), logStep, read);
           } catch (MtpfException e) {
             throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
           }

@@ -1,5 +1,6 @@
 package io.mtpf.pretrain;
 
+import io.mtpf.StepBatch;
 import io.mtpf.tokenizer.Batch;
 
 /**
@@ -9,4 +10,9 @@ import io.mtpf.tokenizer.Batch;
  * @param tokens real (non-pad) tokens in the step's global batch (all ranks'), for tokens/s
  */
 public record StepBatches(long step, String tcDataset, Batch anchors, Batch positives, Batch ner, long[] nerLabels,
-    long tokens) {}
+    long tokens) {
+  /** The native step's input. */
+  public StepBatch batch() {
+    return new StepBatch(anchors, positives, ner, nerLabels);
+  }
+}

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mtpf.PretrainSession;
+import io.mtpf.StepBatch;
 import io.mtpf.TrainerConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
@@ -52,7 +53,7 @@ class RuntimeEngineCliTest {
         Batch b = Batch.pad(encs, 0);
         List<int[]> tokenLabels = new ArrayList<>();
         for (int i = 0; i < encs.size(); i++) tokenLabels.add(encs.get(i).tokenLabels(labels.get(i)));
-        s.step(null, null, b, b.padLabels(tokenLabels), false);
+        s.step(StepBatch.ner(b, b.padLabels(tokenLabels)), false);
       }
       s.exportAdapter("ner", adapter);
     }
