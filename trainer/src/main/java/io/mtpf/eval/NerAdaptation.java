@@ -3,14 +3,16 @@ package io.mtpf.eval;
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
 import io.mtpf.StepBatch;
-import io.mtpf.TrainerConfig;
 import io.mtpf.StepMetrics;
+import io.mtpf.TrainerConfig;
 import io.mtpf.data.LabelMap;
 import io.mtpf.data.NerDataset;
-import io.mtpf.tokenizer.LengthBatches;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
+import io.mtpf.tokenizer.LengthBatches;
 import io.mtpf.tokenizer.WordPieceTokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -83,6 +85,16 @@ public final class NerAdaptation {
    */
   public static Result run(Path backbone, Path nerAdapter, NerDataset train, NerDataset dev, NerDataset test,
       Settings s, Path exportDir, Consumer<String> log) {
+    return run(backbone, nerAdapter, train, dev, test, s, exportDir, log, false);
+  }
+
+  /**
+   * {@code testEachSelection}: score the test split whenever dev selects an epoch (the reference the tests compare
+   * with), instead of once, at the end, with the selected epoch's adapter kept aside: the same scores for a
+   * fraction of the test passes (most epochs improve dev early on).
+   */
+  static Result run(Path backbone, Path nerAdapter, NerDataset train, NerDataset dev, NerDataset test,
+      Settings s, Path exportDir, Consumer<String> log, boolean testEachSelection) {
     if (train.size() == 0) throw new MtpfException("adapt-ner: the train split '" + train.name() + "' is empty");
     LabelMap labels = train.labels();
     if (dev != null) dev.labels().requireSame(labels, "dev split " + dev.name());
@@ -110,45 +122,81 @@ public final class NerAdaptation {
       EntityF1.Report bestTest = null;
       double bestDev = Double.NEGATIVE_INFINITY;
       int bestEpoch = 0;
-      Random rng = new Random(s.seed());
-      SentenceStream stream = new SentenceStream(train.size(), rng);
-      int epochs = s.headEpochs() + s.jointEpochs();
-      for (int epoch = 1; epoch <= epochs; epoch++) {
-        int stage = epoch <= s.headEpochs() ? 1 : 2;
-        if (epoch == s.headEpochs() + 1)
-          session.setStage(2, s.lr(), Math.max(1, (long) s.jointEpochs() * stepsPerEpoch), 0);
-        List<Integer> order = stream.next(epochSentences);
-        double lossSum = 0;
-        int batches = 0;
-        long started = System.nanoTime();
-        for (int start = 0; start < order.size(); start += s.batchSize()) {
-          List<Integer> rows = order.subList(start, Math.min(order.size(), start + s.batchSize()));
-          List<Encoding> part = new ArrayList<>(rows.size());
-          for (int r : rows) part.add(encodings.get(r));
-          Batch b = Batch.pad(part, tok.padId());
-          List<int[]> partLabels = new ArrayList<>(rows.size());
-          for (int r : rows) partLabels.add(tokenLabels.get(r));
-          StepMetrics m = session.step(StepBatch.ner(b, b.padLabels(partLabels)), false);
-          lossSum += m.nerLoss();
-          batches++;
+      Path best = null;  // the selected epoch's adapter and head while later epochs train on
+      try {
+        Random rng = new Random(s.seed());
+        SentenceStream stream = new SentenceStream(train.size(), rng);
+        int epochs = s.headEpochs() + s.jointEpochs();
+        for (int epoch = 1; epoch <= epochs; epoch++) {
+          int stage = epoch <= s.headEpochs() ? 1 : 2;
+          if (epoch == s.headEpochs() + 1)
+            session.setStage(2, s.lr(), Math.max(1, (long) s.jointEpochs() * stepsPerEpoch), 0);
+          List<Integer> order = stream.next(epochSentences);
+          double lossSum = 0;
+          int batches = 0;
+          long started = System.nanoTime();
+          for (int start = 0; start < order.size(); start += s.batchSize()) {
+            List<Integer> rows = order.subList(start, Math.min(order.size(), start + s.batchSize()));
+            List<Encoding> part = new ArrayList<>(rows.size());
+            for (int r : rows) part.add(encodings.get(r));
+            Batch b = Batch.pad(part, tok.padId());
+            List<int[]> partLabels = new ArrayList<>(rows.size());
+            for (int r : rows) partLabels.add(tokenLabels.get(r));
+            StepMetrics m = session.step(StepBatch.ner(b, b.padLabels(partLabels)), false);
+            lossSum += m.nerLoss();
+            batches++;
+          }
+          double trainSeconds = (System.nanoTime() - started) / 1e9;
+          double devF1 = dev == null ? Double.NaN : EntityF1.f1(dev.tagSequences(), predict(session, tok, dev, labels, s));
+          history.add(new Epoch(epoch, stage, lossSum / batches, devF1, trainSeconds, epochSentences));
+          log.accept(String.format("adapt-ner %s seed %d epoch %d/%d (stage %d): loss %.4f%s", train.name(), s.seed(),
+              epoch, epochs, stage, lossSum / batches, dev == null ? "" : String.format(", dev F1 %.4f", devF1)));
+          boolean select = dev == null ? epoch == epochs : devF1 > bestDev;
+          if (select) {
+            bestDev = devF1;
+            bestEpoch = epoch;
+            if (testEachSelection) {
+              bestTest = EntityF1.evaluate(test.tagSequences(), predict(session, tok, test, labels, s));
+            } else if (epoch < epochs) {
+              if (best == null) best = Files.createTempDirectory("mtpf-ner-selected");
+              session.exportAdapter("ner", best);
+            }
+          }
         }
-        double trainSeconds = (System.nanoTime() - started) / 1e9;
-        double devF1 = dev == null ? Double.NaN : EntityF1.f1(dev.tagSequences(), predict(session, tok, dev, labels, s));
-        history.add(new Epoch(epoch, stage, lossSum / batches, devF1, trainSeconds, epochSentences));
-        log.accept(String.format("adapt-ner %s seed %d epoch %d/%d (stage %d): loss %.4f%s", train.name(), s.seed(),
-            epoch, epochs, stage, lossSum / batches, dev == null ? "" : String.format(", dev F1 %.4f", devF1)));
-        boolean select = dev == null ? epoch == epochs : devF1 > bestDev;
-        if (select) {
-          bestDev = devF1;
-          bestEpoch = epoch;
-          bestTest = EntityF1.evaluate(test.tagSequences(), predict(session, tok, test, labels, s));
-        }
+        if (!testEachSelection)
+          bestTest = bestEpoch == epochs
+              ? EntityF1.evaluate(test.tagSequences(), predict(session, tok, test, labels, s))
+              : testSelected(backbone, best, test, labels, s);
+      } catch (IOException e) {
+        throw new MtpfException("adapt-ner: cannot keep the selected epoch's adapter: " + e.getMessage(), e);
+      } finally {
+        deleteTree(best);
       }
       if (exportDir != null) {
         session.exportAdapter("ner", exportDir);
         labels.save(exportDir.resolve("labels.json"));
       }
       return new Result(bestTest, bestDev, bestEpoch, history, s.seed());
+    }
+  }
+
+  /** The test split scored with the selected epoch's adapter and head, exported to {@code dir}. */
+  private static EntityF1.Report testSelected(Path backbone, Path dir, NerDataset test, LabelMap labels, Settings s) {
+    TrainerConfig config = TrainerConfig.nerAdapt(labels.size(), s.r(), s.alpha());
+    config.device = s.device();
+    config.adapt.init = dir.toString();
+    config.adapt.loadHead = true;
+    try (PretrainSession selected = PretrainSession.open(backbone, config)) {
+      return EntityF1.evaluate(test.tagSequences(), predict(selected, selected.tokenizer(), test, labels, s));
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    if (dir == null) return;
+    try (var files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    } catch (IOException e) {
+      // a temporary folder left behind is not worth failing a finished evaluation for
     }
   }
 

@@ -101,5 +101,11 @@ class NerAdaptationTest {
     // Same seed, same result.
     var again = NerAdaptation.run(model, null, train, dev, dev, settings, null, line -> {});
     assertEquals(r.test().f1(), again.test().f1(), 0.0);
+    // The selected epoch's adapter kept aside and scored once at the end gives what scoring the test split at each
+    // selection gives.
+    assertTrue(r.selectedEpoch() < r.history().size(), "an earlier epoch must be selected, or this compares nothing");
+    var reference = NerAdaptation.run(model, null, train, dev, dev, settings, null, line -> {}, true);
+    assertEquals(reference.selectedEpoch(), r.selectedEpoch());
+    assertEquals(reference.test(), r.test());
   }
 }
