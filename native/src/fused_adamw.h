@@ -1,7 +1,7 @@
 // AdamW as a few multi-tensor kernels (at::_fused_adamw_) instead of about ten kernels per parameter tensor.
 // It works on the state of a torch::optim::AdamW (exp_avg, exp_avg_sq, step per parameter), with the same update
 // rule, so a checkpoint (AdamW::save) does not depend on which of the two ran, and the plain AdamW stays the
-// reference the fused step is tested against (tests/test_cuda_paths.cpp).
+// reference the fused step is tested against (tests/test_fast_paths.cpp).
 #pragma once
 #include <torch/torch.h>
 

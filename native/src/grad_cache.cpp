@@ -108,14 +108,6 @@ torch::Tensor grad_cache_backward(const std::vector<ChunkEmbedFn>& sides, int64_
   return value;
 }
 
-torch::Tensor cached_info_nce_loss(const ChunkEmbedFn& anchors, const ChunkEmbedFn& positives, int64_t batch_size,
-                                   int64_t chunk_size, double temperature, bool symmetric) {
-  return grad_cache_backward({anchors, positives}, batch_size, chunk_size,
-                             [&](const std::vector<torch::Tensor>& e) {
-                               return info_nce_loss(e[0], e[1], temperature, symmetric);
-                             });
-}
-
 std::vector<int64_t> row_extents(const torch::Tensor& mask) {
   if (!mask.defined() || mask.dim() != 2) fail("row_extents: mask must be [batch, seq]");
   auto nonzero = mask.to(torch::kCPU).ne(0).to(torch::kLong);

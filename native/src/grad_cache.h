@@ -32,25 +32,6 @@ using BatchLossFn = std::function<torch::Tensor(const std::vector<torch::Tensor>
 torch::Tensor grad_cache_backward(const std::vector<ChunkEmbedFn>& sides, int64_t batch_size, int64_t chunk_size,
                                   const BatchLossFn& loss);
 
-// Cached InfoNCE with in-batch negatives.
-//
-// Computes: info_nce_loss(anchors[0:B], positives[0:B], temperature, symmetric) (losses.h) and its gradients
-// through grad_cache_backward, holding one chunk's activations at a time. Returns the loss value (detached);
-// the gradients are accumulated in the parameters' .grad (call the optimizer step next, not backward()).
-//
-// Args:
-//   batch_size: B, the number of pairs (the paper: 1024); every pair's positive is a negative for the others.
-//   chunk_size: rows embedded at once; memory, not the result, depends on it.
-//   temperature, symmetric: as info_nce_loss.
-//
-// Inputs:
-//   anchors, positives: ChunkEmbedFn for each side, returning [end - begin, H] embeddings.
-//
-// Reference: Gao et al. 2021 (GradCache); sentence-transformers' CachedMultipleNegativesRankingLoss
-// (mini_batch_size is chunk_size).
-torch::Tensor cached_info_nce_loss(const ChunkEmbedFn& anchors, const ChunkEmbedFn& positives, int64_t batch_size,
-                                   int64_t chunk_size, double temperature = 0.05, bool symmetric = false);
-
 // Chunk trimming. A padded batch is as long as its longest row; after sorting by length most chunks are much
 // shorter. Cutting each chunk's trailing all-padding columns changes nothing an encoder computes for the real
 // tokens (padded keys are masked out, positions count from the left), but saves their FLOPs.

@@ -154,7 +154,7 @@ TEST(FastPathCpu, TrimmedChunksEqualTheUntrimmedCachedLoss) {
   };
   auto run = [&](const ChunkEmbedFn& a, const ChunkEmbedFn& p) {
     model.zero_grad();
-    auto loss = cached_info_nce_loss(a, p, pairs, chunk);
+    auto loss = test::cached_info_nce_loss(a, p, pairs, chunk);
     std::map<std::string, torch::Tensor> grads;
     for (auto& q : model.named_parameters())
       if (q.value().grad().defined()) grads[q.key()] = q.value().grad().clone();

@@ -199,7 +199,7 @@ TEST(GradCache, EqualsPlainLossWithDropout) {
     auto plain_grads = pairs.take_grads();
 
     torch::manual_seed(42);
-    auto cached = cached_info_nce_loss(pairs.side(0), pairs.side(1), batch, chunk, 0.05, symmetric);
+    auto cached = test::cached_info_nce_loss(pairs.side(0), pairs.side(1), batch, chunk, 0.05, symmetric);
     auto after_cached = torch::rand({4});
     auto cached_grads = pairs.take_grads();
 
@@ -210,9 +210,9 @@ TEST(GradCache, EqualsPlainLossWithDropout) {
   }
   // Dropout is really on: another seed gives another loss.
   torch::manual_seed(43);
-  auto other = cached_info_nce_loss(pairs.side(0), pairs.side(1), batch, chunk);
+  auto other = test::cached_info_nce_loss(pairs.side(0), pairs.side(1), batch, chunk);
   torch::manual_seed(42);
-  auto again = cached_info_nce_loss(pairs.side(0), pairs.side(1), batch, chunk);
+  auto again = test::cached_info_nce_loss(pairs.side(0), pairs.side(1), batch, chunk);
   pairs.take_grads();
   EXPECT_GT(std::abs(other.item<double>() - again.item<double>()), 1e-6);
 }
@@ -225,7 +225,7 @@ TEST(GradCache, EqualsFullBatchLossWithoutDropout) {
   plain.backward();
   auto plain_grads = pairs.take_grads();
   for (int64_t chunk : {1, 5, 12, 64}) {
-    auto cached = cached_info_nce_loss(pairs.side(0), pairs.side(1), batch, chunk);
+    auto cached = test::cached_info_nce_loss(pairs.side(0), pairs.side(1), batch, chunk);
     EXPECT_NEAR(cached.item<double>(), plain.item<double>(), 1e-12) << chunk;
     expect_same_grads(plain_grads, pairs.take_grads(), 1e-10);
   }
@@ -233,10 +233,10 @@ TEST(GradCache, EqualsFullBatchLossWithoutDropout) {
 
 TEST(GradCache, RejectsBadArguments) {
   auto embed = [](int64_t b, int64_t e) { return torch::randn({e - b, 4}); };
-  EXPECT_THROW(cached_info_nce_loss(embed, embed, 0, 4), Error);
-  EXPECT_THROW(cached_info_nce_loss(embed, embed, 8, 0), Error);
+  EXPECT_THROW(test::cached_info_nce_loss(embed, embed, 0, 4), Error);
+  EXPECT_THROW(test::cached_info_nce_loss(embed, embed, 8, 0), Error);
   auto short_rows = [](int64_t b, int64_t e) { return torch::randn({1, 4}); };
-  EXPECT_THROW(cached_info_nce_loss(short_rows, embed, 8, 4), Error);
+  EXPECT_THROW(test::cached_info_nce_loss(short_rows, embed, 8, 4), Error);
   // Nothing trainable behind the embeddings: pass 2 has nothing to backpropagate into.
-  EXPECT_THROW(cached_info_nce_loss(embed, embed, 8, 4), Error);
+  EXPECT_THROW(test::cached_info_nce_loss(embed, embed, 8, 4), Error);
 }

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "errors.h"
+#include "grad_cache.h"
+#include "losses.h"
 #include "lora.h"
 #include "model_folder.h"
 
@@ -67,6 +69,17 @@ inline LoraConfig lora_config(int64_t r, double alpha = 8, double dropout = 0, b
   c.lora_dropout = dropout;
   c.use_rslora = rslora;
   return c;
+}
+
+// Cached InfoNCE with in-batch negatives: grad_cache_backward over {anchors, positives} with info_nce_loss (what
+// TrainSession::run_tc runs with its own, distributed-aware, loss). Returns the loss; the gradients accumulate.
+inline torch::Tensor cached_info_nce_loss(const ChunkEmbedFn& anchors, const ChunkEmbedFn& positives,
+                                          int64_t batch_size, int64_t chunk_size, double temperature = 0.05,
+                                          bool symmetric = false) {
+  return grad_cache_backward({anchors, positives}, batch_size, chunk_size,
+                             [&](const std::vector<torch::Tensor>& e) {
+                               return info_nce_loss(e[0], e[1], temperature, symmetric);
+                             });
 }
 
 // The message of the mtpf::Error that f throws, "" when it throws none.

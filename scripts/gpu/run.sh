@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One GPU run of issue 6, inside 8 minutes: build native/ against the host's PyTorch (no Java, no network), run the
-# CUDA correctness checks (tests/test_cuda_paths.cpp), the native benchmark of every workload
+# CUDA correctness checks (tests/test_fast_paths.cpp), the native benchmark of every workload
 # (bench/bench_gpu.cpp) and the Python baseline (hf_baseline.py) one after the other, and print one table.
 #   scripts/gpu/prepare.sh              first, where ../shared is (fills gpu-work/, carried to the device)
 #   bash scripts/gpu/run.sh             on the CUDA host (device tool: carry ["gpu-work"], timeout_s 540)
