@@ -5,11 +5,16 @@
 #include <torch/torch.h>
 
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
 
 #include "distributed.h"
 #include "errors.h"
 #include "kmeans.h"
 #include "logistic_regression.h"
+#include "lora.h"
+#include "peft.h"
 #include "train_session.h"
 #include "model_folder.h"
 #include "pooling.h"
@@ -45,6 +50,9 @@ class EncoderImpl {
   LoadedModel loaded;
   torch::Device device = torch::kCPU;
   bool bf16 = false;
+  // Forwards hold it shared; loading and unloading adapters, exclusively (they change the model's modules).
+  mutable std::shared_mutex adapters_lock;
+  std::map<std::string, PeftHead> heads;  // every loaded adapter; an undefined weight where it has no head
 
   void check_inputs(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq) const {
     const auto& c = loaded.model->config();
@@ -64,9 +72,12 @@ class EncoderImpl {
     }
   }
 
+  // Callers hold adapters_lock (shared).
   EncoderOutput run(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq,
-                    bool all_hidden, torch::Tensor* mask_out) {
+                    bool all_hidden, torch::Tensor* mask_out, const std::string& adapter = "") {
     check_inputs(ids, mask, types, batch, seq);
+    if (!adapter.empty() && !heads.count(adapter)) fail("adapter '", adapter, "' is not loaded");
+    ActiveAdapter active(adapter);
     auto opts = torch::TensorOptions().dtype(torch::kLong);
     auto to_tensor = [&](const int64_t* p) {
       return torch::from_blob(const_cast<int64_t*>(p), {batch, seq}, opts).to(device);
@@ -116,11 +127,66 @@ int Encoder::type_vocab_size() const { return impl_->loaded.model->config().type
 int Encoder::pad_token_id() const { return impl_->loaded.model->config().pad_token_id; }
 int Encoder::max_sequence_length() const { return static_cast<int>(impl_->loaded.model->max_sequence_length()); }
 
+void Encoder::load_adapter(const std::string& name, const std::string& dir, const std::string& head_name) {
+  guarded("load_adapter", [&] {
+    if (name.empty()) fail("an adapter needs a name");
+    // Everything is read and checked before the model changes: a refused folder leaves it as it was.
+    PeftHead head;
+    if (!head_name.empty()) {
+      head = peft_load_head(dir, head_name);
+      if (head.weight.size(1) != hidden_size())
+        fail(dir, ": head '", head_name, "' takes ", head.weight.size(1), " features but the model's hidden size is ",
+             hidden_size());
+      head.weight = head.weight.to(impl_->device);
+      head.bias = head.bias.to(impl_->device);
+    }
+    std::unique_lock lock(impl_->adapters_lock);
+    if (impl_->heads.count(name)) fail("adapter '", name, "' is already loaded (unload it first)");
+    peft_load(*impl_->loaded.model, dir, name, /*is_trainable=*/false);
+    impl_->loaded.model->to(impl_->device);
+    impl_->heads[name] = head;
+    return 0;
+  });
+}
+
+void Encoder::unload_adapter(const std::string& name) {
+  guarded("unload_adapter", [&] {
+    std::unique_lock lock(impl_->adapters_lock);
+    if (!impl_->heads.count(name)) fail("adapter '", name, "' is not loaded");
+    lora_remove(*impl_->loaded.model, name);
+    impl_->heads.erase(name);
+    return 0;
+  });
+}
+
+int Encoder::head_classes(const std::string& name) const {
+  std::shared_lock lock(impl_->adapters_lock);
+  auto it = impl_->heads.find(name);
+  if (it == impl_->heads.end()) fail("adapter '", name, "' is not loaded");
+  return it->second.weight.defined() ? static_cast<int>(it->second.weight.size(0)) : 0;
+}
+
+void Encoder::token_logits(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq,
+                           const std::string& adapter, float* out) {
+  guarded("token_logits", [&] {
+    if (!out) fail("output buffer must not be null");
+    std::shared_lock lock(impl_->adapters_lock);
+    auto it = impl_->heads.find(adapter);
+    if (it == impl_->heads.end() || !it->second.weight.defined())
+      fail("adapter '", adapter, "' is not loaded with a head");
+    auto hidden = impl_->run(ids, mask, types, batch, seq, false, nullptr, adapter).last_hidden_state;
+    torch::NoGradGuard no_grad;
+    EncoderImpl::copy_out(torch::linear(hidden.to(torch::kFloat32), it->second.weight, it->second.bias), out);
+    return 0;
+  });
+}
+
 void Encoder::last_hidden_state(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq,
-                                float* out) {
+                                float* out, const std::string& adapter) {
   guarded("last_hidden_state", [&] {
     if (!out) fail("output buffer must not be null");
-    EncoderImpl::copy_out(impl_->run(ids, mask, types, batch, seq, false, nullptr).last_hidden_state, out);
+    std::shared_lock lock(impl_->adapters_lock);
+    EncoderImpl::copy_out(impl_->run(ids, mask, types, batch, seq, false, nullptr, adapter).last_hidden_state, out);
     return 0;
   });
 }
@@ -137,6 +203,7 @@ void Encoder::hidden_states(const int64_t* ids, const int64_t* mask, const int64
         fail("layer index ", layers[i], " is out of range for a model with ", num_layers(), " layers (0 = embeddings)");
       picked.push_back(l);
     }
+    std::shared_lock lock(impl_->adapters_lock);
     auto result = impl_->run(ids, mask, types, batch, seq, true, nullptr);
     std::vector<torch::Tensor> parts;
     for (int l : picked) parts.push_back(result.hidden_states[l]);
@@ -146,12 +213,14 @@ void Encoder::hidden_states(const int64_t* ids, const int64_t* mask, const int64
 }
 
 void Encoder::pooled(const int64_t* ids, const int64_t* mask, const int64_t* types, int batch, int seq,
-                     const std::string& pooling, bool normalize, float* out) {
+                     const std::string& pooling, bool normalize, float* out, const std::string& adapter) {
   guarded("pooled", [&] {
     if (!out) fail("output buffer must not be null");
     if (pooling != "mean" && pooling != "cls") fail("unknown pooling '", pooling, "' (use mean or cls)");
     torch::Tensor m;
-    auto hidden = impl_->run(ids, mask, types, batch, seq, false, &m).last_hidden_state.to(torch::kFloat32);
+    std::shared_lock lock(impl_->adapters_lock);
+    auto hidden =
+        impl_->run(ids, mask, types, batch, seq, false, &m, adapter).last_hidden_state.to(torch::kFloat32);
     auto pooled = pooling == "mean" ? mean_pool(hidden, m) : cls_pool(hidden);
     EncoderImpl::copy_out(normalize ? l2_normalize(pooled) : pooled, out);
     return 0;
@@ -160,6 +229,7 @@ void Encoder::pooled(const int64_t* ids, const int64_t* mask, const int64_t* typ
 
 void Encoder::save(const std::string& dir) const {
   guarded("save", [&] {
+    std::shared_lock lock(impl_->adapters_lock);  // the base weights only: LoRA groups are not written
     model_folder_save(impl_->loaded, dir);
     return 0;
   });

@@ -161,7 +161,26 @@ void check_parity(const std::string& model_dir, const Batch& b,
     adapters[a].first->ner_logits(b.ids.data(), b.mask.data(), b.batch, b.seq, lw.data());
     rt.token_logits(b.ids32.data(), b.mask32.data(), nullptr, same.data(), b.batch, b.seq, C, lg.data());
     expect_close(max_diff_real(b, lw, lg, C), "token_logits with adapter " + std::to_string(a));
+    // The torch Encoder with the same folder loaded by name: what inference runs, without a training session.
+    core.load_adapter(name, adapters[a].second, "ner");
+    ASSERT_EQ(core.head_classes(name), C);
+    std::vector<float> e(n), le(lw.size());
+    core.last_hidden_state(b.ids.data(), b.mask.data(), nullptr, b.batch, b.seq, e.data(), name);
+    expect_close(max_diff_real(b, w, e, H), "core Encoder last_hidden_state with adapter " + std::to_string(a));
+    core.token_logits(b.ids.data(), b.mask.data(), nullptr, b.batch, b.seq, name, le.data());
+    expect_close(max_diff_real(b, lw, le, C), "core Encoder token_logits with adapter " + std::to_string(a));
     adapter_hidden.push_back(w);
+  }
+  // The adapters stay apart: the base model is unchanged with them loaded, and an unloaded name is gone.
+  std::vector<float> base_again(n);
+  core.last_hidden_state(b.ids.data(), b.mask.data(), nullptr, b.batch, b.seq, base_again.data());
+  EXPECT_EQ(max_diff_real(b, want, base_again, H), 0.0f);
+  if (!adapters.empty()) {
+    EXPECT_THROW(core.load_adapter("ner0", adapters[0].second, "ner"), std::exception);  // loaded already
+    core.unload_adapter("ner0");
+    EXPECT_THROW(core.last_hidden_state(b.ids.data(), b.mask.data(), nullptr, b.batch, b.seq, base_again.data(), "ner0"),
+                 std::exception);
+    EXPECT_THROW(core.load_adapter("x", "/nonexistent/adapter", "ner"), std::exception);
   }
 
   // Mixed batch: row i uses slot (i % (adapters + 1)) - 1, i.e. none, adapter 0, adapter 1, ...

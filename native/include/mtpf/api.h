@@ -31,16 +31,29 @@ class Encoder {
   int pad_token_id() const;
   int max_sequence_length() const;
 
+  // Adapters keyed by name, as the runtime's Backbone holds them: the PEFT folder `dir` becomes the LoRA group
+  // `name` of this model, with the head head_<head_name>.safetensors + .json beside it when head_name is non-empty.
+  // A loaded name is refused until it is unloaded. Forwards may run concurrently; loading and unloading wait for
+  // them.
+  void load_adapter(const std::string& name, const std::string& dir, const std::string& head_name);
+  void unload_adapter(const std::string& name);
+  // Output rows of the adapter's head; 0 when it was loaded without one.
+  int head_classes(const std::string& name) const;
+
+  // The forwards below run with `adapter` active ("" = the base model).
   // out: [batch, seq, hidden]
   void last_hidden_state(const int64_t* input_ids, const int64_t* attention_mask, const int64_t* token_type_ids,
-                         int batch, int seq, float* out);
+                         int batch, int seq, float* out, const std::string& adapter = "");
   // Several hidden states concatenated on the feature axis; out: [batch, seq, hidden * num_selected].
   // Layer 0 is the embeddings output, L the last layer; negative indices count from the end (-1 = last).
   void hidden_states(const int64_t* input_ids, const int64_t* attention_mask, const int64_t* token_type_ids,
                      int batch, int seq, const int* layers, int num_selected, float* out);
   // pooling: "mean" (over attention_mask) or "cls"; out: [batch, hidden]
   void pooled(const int64_t* input_ids, const int64_t* attention_mask, const int64_t* token_type_ids, int batch,
-              int seq, const std::string& pooling, bool normalize, float* out);
+              int seq, const std::string& pooling, bool normalize, float* out, const std::string& adapter = "");
+  // The adapter's head over every token: out [batch, seq, head_classes(adapter)] (pad positions included).
+  void token_logits(const int64_t* input_ids, const int64_t* attention_mask, const int64_t* token_type_ids, int batch,
+                    int seq, const std::string& adapter, float* out);
 
   // Writes an HF model folder (config.json, model.safetensors in fp32, the tokenizer files).
   void save(const std::string& dir) const;

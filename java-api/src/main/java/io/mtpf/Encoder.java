@@ -115,13 +115,22 @@ public final class Encoder implements AutoCloseable, TokenStateSource {
   }
 
   public float[][] encode(List<String> texts, boolean normalize) {
+    return encode(texts, normalize, "");
+  }
+
+  /** Pooled vectors with a loaded adapter active ({@link #loadAdapter}; "" = the base model). */
+  public float[][] encode(List<String> texts, String adapter) {
+    return encode(texts, options.normalize(), adapter);
+  }
+
+  private float[][] encode(List<String> texts, boolean normalize, String adapter) {
     List<Encoding> encodings = tokenize(texts);
     float[][] out = new float[encodings.size()][];
     forEachBatch(encodings, (batch, rows) -> {
       float[] pooled = new float[rows.length * hiddenSize];
       withNative(n -> {
         n.pooled(batch.inputIds(), batch.attentionMask(), batch.tokenTypeIds(), batch.batchSize(), batch.seqLen(),
-            options.pooling(), normalize, pooled);
+            options.pooling(), normalize, pooled, adapter);
         return null;
       });
       for (int i = 0; i < rows.length; i++) out[rows[i]] = Arrays.copyOfRange(pooled, i * hiddenSize, (i + 1) * hiddenSize);
@@ -182,20 +191,49 @@ public final class Encoder implements AutoCloseable, TokenStateSource {
   }
 
   /**
-   * Last hidden state of an already tokenized, padded batch: row-major [batch, seq, hidden]. The encoder holds the
-   * base model only, so {@code adapter} must be empty; task adapters run in a PretrainSession.
+   * Loads a PEFT adapter folder under {@code name} (as the runtime's {@code Backbone} does), with the head
+   * head_&lt;headName&gt; beside it when {@code headName} is not empty. Forwards then take the name; a loaded name is
+   * refused until it is unloaded.
    */
+  public void loadAdapter(String name, Path dir, String headName) {
+    withNative(n -> {
+      n.load_adapter(name, dir.toString(), headName == null ? "" : headName);
+      return null;
+    });
+  }
+
+  public void unloadAdapter(String name) {
+    withNative(n -> {
+      n.unload_adapter(name);
+      return null;
+    });
+  }
+
+  /** Output classes of a loaded adapter's head; 0 when it was loaded without one. */
+  public int headClasses(String adapter) {
+    return withNative(n -> n.head_classes(adapter));
+  }
+
+  /** Last hidden state of an already tokenized, padded batch: row-major [batch, seq, hidden]; "" = base model. */
   @Override
   public float[] tokenStates(Batch batch, String adapter) {
-    if (adapter != null && !adapter.isEmpty())
-      throw new MtpfException("Encoder runs the base model only; adapter '" + adapter + "' is not loaded here");
     float[] out = new float[batch.batchSize() * batch.seqLen() * hiddenSize];
     withNative(n -> {
       n.last_hidden_state(batch.inputIds(), batch.attentionMask(), batch.tokenTypeIds(), batch.batchSize(),
-          batch.seqLen(), out);
+          batch.seqLen(), out, adapter == null ? "" : adapter);
       return null;
     });
     return out;
+  }
+
+  /** The adapter's head over every token of a padded batch: row-major [batch, seq, headClasses(adapter)]. */
+  public float[] tokenLogits(Batch batch, String adapter) {
+    return withNative(n -> {
+      float[] out = new float[batch.batchSize() * batch.seqLen() * n.head_classes(adapter)];
+      n.token_logits(batch.inputIds(), batch.attentionMask(), batch.tokenTypeIds(), batch.batchSize(), batch.seqLen(),
+          adapter, out);
+      return out;
+    });
   }
 
   /** Writes the model as an HF folder (config.json, model.safetensors, tokenizer files). */

@@ -118,6 +118,41 @@ public final class MtpfNative {
         float[] out);
 
     public native void save(@StdString String dir);
+
+    public native void load_adapter(@StdString String name, @StdString String dir, @StdString String headName);
+
+    public native void unload_adapter(@StdString String name);
+
+    public native int head_classes(@StdString String name);
+
+    public native void last_hidden_state(
+        @Cast("const int64_t*") long[] inputIds,
+        @Cast("const int64_t*") long[] attentionMask,
+        @Cast("const int64_t*") long[] tokenTypeIds,
+        int batch,
+        int seq,
+        float[] out,
+        @StdString String adapter);
+
+    public native void pooled(
+        @Cast("const int64_t*") long[] inputIds,
+        @Cast("const int64_t*") long[] attentionMask,
+        @Cast("const int64_t*") long[] tokenTypeIds,
+        int batch,
+        int seq,
+        @StdString String pooling,
+        @Cast("bool") boolean normalize,
+        float[] out,
+        @StdString String adapter);
+
+    public native void token_logits(
+        @Cast("const int64_t*") long[] inputIds,
+        @Cast("const int64_t*") long[] attentionMask,
+        @Cast("const int64_t*") long[] tokenTypeIds,
+        int batch,
+        int seq,
+        @StdString String adapter,
+        float[] out);
   }
 
   /** mtpf::StepBatch: one training step's input, host memory (api.h says every field's meaning). */

@@ -33,7 +33,7 @@ final class TagCommand implements Callable<Integer> {
   @Option(names = "--adapter", required = true, paramLabel = "DIR",
       description = "adapted NER adapter (adapter_config.json, head_ner, labels.json)") Path adapter;
 
-  @Option(names = "--json", description = "print a JSON array of {text, entities: [{type, start, end, text}]} (runtime: with score)")
+  @Option(names = "--json", description = "print a JSON array of {text, entities: [{type, start, end, text, score}]}")
   boolean json;
 
   @Option(names = "--max-length", defaultValue = "128", description = "truncate to this many tokens (default: ${DEFAULT-VALUE})")
@@ -81,17 +81,11 @@ final class TagCommand implements Callable<Integer> {
     }
   }
 
-  /** The libtorch core's tagger; its entities carry no score (NaN). */
+  /** The libtorch core's tagger (an Encoder with the adapter loaded by name), scored as the runtime scores. */
   private List<List<Entity>> tagWithTorch(List<String> input) {
     if (threads > 0) NativeCore.setThreads(threads);
-    List<List<Entity>> out = new ArrayList<>();
     try (EntityTagger tagger = EntityTagger.load(model, adapter, maxLength)) {
-      for (List<EntityTagger.Entity> entities : tagger.tag(input)) {
-        List<Entity> converted = new ArrayList<>();
-        for (EntityTagger.Entity e : entities) converted.add(new Entity(e.type(), e.start(), e.end(), e.text(), Double.NaN));
-        out.add(converted);
-      }
+      return tagger.tag(input);
     }
-    return out;
   }
 }

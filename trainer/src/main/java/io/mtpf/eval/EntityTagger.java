@@ -1,11 +1,11 @@
 package io.mtpf.eval;
 
+import io.mtpf.Encoder;
+import io.mtpf.EncoderOptions;
 import io.mtpf.MtpfException;
-import io.mtpf.PretrainSession;
-import io.mtpf.TrainerConfig;
 import io.mtpf.data.BioTags;
 import io.mtpf.data.LabelMap;
-import io.mtpf.formats.PeftConfig;
+import io.mtpf.runtime.Entity;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import java.nio.file.Files;
@@ -15,20 +15,18 @@ import java.util.List;
 
 /**
  * Inference after NER adaptation: a backbone plus an adapted ner adapter folder (PEFT weights, head_ner and
- * labels.json, as `mtpf adapt-ner --out` writes them) tags raw text; entities come back with character offsets.
+ * labels.json, as `mtpf adapt-ner --out` writes them) tags raw text on an {@link Encoder} (the adapter loaded by
+ * name, with its head); entities come back with character offsets and a score, as the runtime's tagger gives them.
  */
 public final class EntityTagger implements AutoCloseable {
-  /** One entity: its type, the text it covers, and [start, end) character offsets in the input. */
-  public record Entity(String type, String text, int start, int end) {}
+  private static final String ADAPTER = "ner";
 
-  private final PretrainSession session;
+  private final Encoder encoder;
   private final LabelMap labels;
-  private final int maxLength;
 
-  private EntityTagger(PretrainSession session, LabelMap labels, int maxLength) {
-    this.session = session;
+  private EntityTagger(Encoder encoder, LabelMap labels) {
+    this.encoder = encoder;
     this.labels = labels;
-    this.maxLength = maxLength;
   }
 
   public static EntityTagger load(Path backbone, Path adapter, int maxLength) {
@@ -36,38 +34,52 @@ public final class EntityTagger implements AutoCloseable {
     if (!Files.isRegularFile(labelFile))
       throw new MtpfException(adapter + ": no labels.json (an adapter written by `mtpf adapt-ner --out`)");
     LabelMap labels = LabelMap.load(labelFile);
-    PeftConfig peft = PeftConfig.read(adapter);
-    // The LoRA on the modules the adapter does not list must have its rank and alpha.
-    TrainerConfig config = TrainerConfig.nerAdapt(labels.size(), peft.r(), peft.loraAlpha());
-    config.adapt.init = adapter.toString();
-    config.adapt.loadHead = true;
-    return new EntityTagger(PretrainSession.open(backbone, config), labels, maxLength);
+    Encoder encoder = Encoder.load(backbone, EncoderOptions.defaults().withMaxLength(maxLength));
+    try {
+      encoder.loadAdapter(ADAPTER, adapter, "ner");
+      int classes = encoder.headClasses(ADAPTER);
+      if (classes != labels.size())
+        throw new MtpfException(adapter + ": head_ner has " + classes + " classes but labels.json names " + labels.size());
+    } catch (RuntimeException e) {
+      encoder.close();
+      throw e;
+    }
+    return new EntityTagger(encoder, labels);
   }
 
-  /** Entities of each text: the argmax tag at each word's first sub-token, decoded as seqeval does. */
+  /**
+   * Entities of each text: the argmax tag at each word's first sub-token, decoded as seqeval does; an entity's
+   * score is the mean over its words of the softmax probability of the word's tag.
+   */
   public List<List<Entity>> tag(List<String> texts) {
     if (texts.isEmpty()) throw new MtpfException("tag: the text list is empty");
     List<List<Entity>> out = new ArrayList<>();
     for (String text : texts) {
-      Encoding e = session.tokenizer().encode(text, maxLength);
-      Batch b = Batch.pad(List.of(e), session.tokenizer().padId());
-      float[] logits = session.nerLogits(b, labels.size());
+      Encoding e = encoder.tokenizer().encode(text, encoder.maxLength());
+      Batch b = Batch.pad(List.of(e), encoder.tokenizer().padId());
+      float[] logits = encoder.tokenLogits(b, ADAPTER);
       int k = labels.size();
       int[] wordIds = e.wordIds(), starts = e.charStart(), ends = e.charEnd();
-      // Per word: its tag (from its first token) and its character span (over all its tokens).
+      // Per word: its tag and that tag's probability (from its first token), and its character span (over all its
+      // tokens).
       List<String> tags = new ArrayList<>();
+      List<Double> probabilities = new ArrayList<>();
       List<int[]> spans = new ArrayList<>();
       for (int t = 0; t < wordIds.length; t++) {
         int w = wordIds[t];
         if (w < 0) continue;
         while (tags.size() < w) {  // a word that produced no token (e.g. only control characters)
           tags.add("O");
+          probabilities.add(Double.NaN);
           spans.add(new int[] {starts[t], starts[t]});
         }
         if (w == tags.size()) {
           int best = 0;
           for (int c = 1; c < k; c++) if (logits[t * k + c] > logits[t * k + best]) best = c;
+          double sum = 0;
+          for (int c = 0; c < k; c++) sum += Math.exp(logits[t * k + c] - logits[t * k + best]);
           tags.add(labels.name(best));
+          probabilities.add(1 / sum);
           spans.add(new int[] {starts[t], ends[t]});
         } else if (w == tags.size() - 1) {
           spans.get(w)[1] = ends[t];
@@ -76,7 +88,9 @@ public final class EntityTagger implements AutoCloseable {
       List<Entity> entities = new ArrayList<>();
       for (BioTags.Entity ent : BioTags.entities(tags)) {
         int start = spans.get(ent.first())[0], end = spans.get(ent.last())[1];
-        entities.add(new Entity(ent.type(), text.substring(start, end), start, end));
+        double score = 0;
+        for (int w = ent.first(); w <= ent.last(); w++) score += probabilities.get(w);
+        entities.add(new Entity(ent.type(), start, end, text.substring(start, end), score / (ent.last() - ent.first() + 1)));
       }
       out.add(entities);
     }
@@ -85,6 +99,6 @@ public final class EntityTagger implements AutoCloseable {
 
   @Override
   public void close() {
-    session.close();
+    encoder.close();
   }
 }

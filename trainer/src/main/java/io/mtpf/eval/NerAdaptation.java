@@ -1,5 +1,7 @@
 package io.mtpf.eval;
 
+import io.mtpf.Encoder;
+import io.mtpf.EncoderOptions;
 import io.mtpf.MtpfException;
 import io.mtpf.PretrainSession;
 import io.mtpf.StepBatch;
@@ -19,6 +21,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Downstream NER by LoRA (paper §3, Appendix A): LoRA rank 32, alpha 64 on query, key and the MLP of every layer, a
@@ -147,7 +150,7 @@ public final class NerAdaptation {
             batches++;
           }
           double trainSeconds = (System.nanoTime() - started) / 1e9;
-          double devF1 = dev == null ? Double.NaN : EntityF1.f1(dev.tagSequences(), predict(session, tok, dev, labels, s));
+          double devF1 = dev == null ? Double.NaN : EntityF1.f1(dev.tagSequences(), predict(b -> session.nerLogits(b, labels.size()), tok, dev, labels, s));
           history.add(new Epoch(epoch, stage, lossSum / batches, devF1, trainSeconds, epochSentences));
           log.accept(String.format("adapt-ner %s seed %d epoch %d/%d (stage %d): loss %.4f%s", train.name(), s.seed(),
               epoch, epochs, stage, lossSum / batches, dev == null ? "" : String.format(", dev F1 %.4f", devF1)));
@@ -156,7 +159,7 @@ public final class NerAdaptation {
             bestDev = devF1;
             bestEpoch = epoch;
             if (testEachSelection) {
-              bestTest = EntityF1.evaluate(test.tagSequences(), predict(session, tok, test, labels, s));
+              bestTest = EntityF1.evaluate(test.tagSequences(), predict(b -> session.nerLogits(b, labels.size()), tok, test, labels, s));
             } else if (epoch < epochs) {
               if (best == null) best = Files.createTempDirectory("mtpf-ner-selected");
               session.exportAdapter("ner", best);
@@ -165,7 +168,7 @@ public final class NerAdaptation {
         }
         if (!testEachSelection)
           bestTest = bestEpoch == epochs
-              ? EntityF1.evaluate(test.tagSequences(), predict(session, tok, test, labels, s))
+              ? EntityF1.evaluate(test.tagSequences(), predict(b -> session.nerLogits(b, labels.size()), tok, test, labels, s))
               : testSelected(backbone, best, test, labels, s);
       } catch (IOException e) {
         throw new MtpfException("adapt-ner: cannot keep the selected epoch's adapter: " + e.getMessage(), e);
@@ -180,14 +183,12 @@ public final class NerAdaptation {
     }
   }
 
-  /** The test split scored with the selected epoch's adapter and head, exported to {@code dir}. */
+  /** The test split scored with the selected epoch's adapter and head, exported to {@code dir}, on an Encoder. */
   private static EntityF1.Report testSelected(Path backbone, Path dir, NerDataset test, LabelMap labels, Settings s) {
-    TrainerConfig config = TrainerConfig.nerAdapt(labels.size(), s.r(), s.alpha());
-    config.device = s.device();
-    config.adapt.init = dir.toString();
-    config.adapt.loadHead = true;
-    try (PretrainSession selected = PretrainSession.open(backbone, config)) {
-      return EntityF1.evaluate(test.tagSequences(), predict(selected, selected.tokenizer(), test, labels, s));
+    try (Encoder selected = Encoder.load(backbone, EncoderOptions.defaults().withDevice(s.device()))) {
+      selected.loadAdapter("ner", dir, "ner");
+      return EntityF1.evaluate(test.tagSequences(),
+          predict(b -> selected.tokenLogits(b, "ner"), selected.tokenizer(), test, labels, s));
     }
   }
 
@@ -232,17 +233,18 @@ public final class NerAdaptation {
   static final int PREDICT_BATCH = 64;
 
   /**
-   * Predicted IOB2 tags per word: the argmax at each word's first sub-token; a word without tokens gets "O".
+   * Predicted IOB2 tags per word: the argmax of {@code tokenLogits} ([batch, seq, labels] of a padded batch) at
+   * each word's first sub-token; a word without tokens gets "O".
    * Sentences are batched by length (little padding), the tags returned in the data's order.
    */
-  static List<List<String>> predict(PretrainSession session, WordPieceTokenizer tok, NerDataset data, LabelMap labels,
-      Settings s) {
+  static List<List<String>> predict(Function<Batch, float[]> tokenLogits, WordPieceTokenizer tok, NerDataset data,
+      LabelMap labels, Settings s) {
     List<Encoding> encodings = new ArrayList<>(data.size());
     for (int i = 0; i < data.size(); i++) encodings.add(tok.encodeWords(data.sentences().get(i).words(), s.maxLength()));
     List<List<String>> out = new ArrayList<>(Collections.nCopies(data.size(), (List<String>) null));
     int k = labels.size();
     LengthBatches.forEach(encodings, PREDICT_BATCH, tok.padId(), (b, rows) -> {
-      float[] logits = session.nerLogits(b, k);
+      float[] logits = tokenLogits.apply(b);
       for (int i = 0; i < rows.length; i++) {
         int[] first = encodings.get(rows[i]).firstSubtokenIndices();
         List<String> tags = new ArrayList<>(first.length);

@@ -95,6 +95,19 @@ class RuntimeEngineCliTest {
     assertEquals(torch.out(), runtime.out());
     CliRunner.Result json = CliRunner.run(concat(args, new String[] {"--engine", "runtime", "--json"}));
     assertTrue(json.out().startsWith("[{\"text\":\"hello worlds! a b\""), json.out());
+    // Both engines score an entity the same way: the mean of its words' tag probabilities.
+    CliRunner.Result torchJson = CliRunner.run(concat(args, new String[] {"--json"}));
+    assertEquals(0, torchJson.code(), torchJson.err());
+    com.fasterxml.jackson.databind.ObjectMapper mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+    try {
+      var x = mapper.readTree(torchJson.out()).findValues("score");
+      var y = mapper.readTree(json.out()).findValues("score");
+      assertEquals(y.size(), x.size());
+      assertTrue(!x.isEmpty());
+      for (int i = 0; i < x.size(); i++) assertEquals(y.get(i).asDouble(), x.get(i).asDouble(), 1e-4, "entity " + i);
+    } catch (java.io.IOException e) {
+      throw new AssertionError(e);
+    }
   }
 
   @Test

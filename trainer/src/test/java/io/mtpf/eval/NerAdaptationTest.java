@@ -91,9 +91,10 @@ class NerAdaptationTest {
     // The exported adapter tags raw text, with character offsets into it.
     try (EntityTagger tagger = EntityTagger.load(model, export, 16)) {
       String text = "Anna went to  Paris.";
-      List<EntityTagger.Entity> entities = tagger.tag(List.of(text)).get(0);
+      List<io.mtpf.runtime.Entity> entities = tagger.tag(List.of(text)).get(0);
       assertTrue(!entities.isEmpty(), "entities found");
-      for (EntityTagger.Entity e : entities) {
+      for (io.mtpf.runtime.Entity e : entities) {
+        assertTrue(e.score() > 0 && e.score() <= 1, "a probability: " + e);
         assertEquals(text.substring(e.start(), e.end()), e.text());
         assertTrue(List.of("PER", "LOC").contains(e.type()), e.toString());
       }
