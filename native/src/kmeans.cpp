@@ -222,8 +222,9 @@ double kmeans_inertia(const torch::Tensor& X, const torch::Tensor& centers) {
   return inertia_tensor(X, centers).item<double>();
 }
 
-KMeansResult minibatch_kmeans_fit(const torch::Tensor& X, const KMeansOptions& o) {
-  NoGradNoAutocast guard;
+namespace {
+
+void check_fit_options(const torch::Tensor& X, const KMeansOptions& o) {
   const char* what = "minibatch_kmeans_fit";
   check_data(X, what);
   const int64_t n = X.size(0), k = o.k;
@@ -238,7 +239,35 @@ KMeansResult minibatch_kmeans_fit(const torch::Tensor& X, const KMeansOptions& o
     fail(what, ": init_centers ", o.init_centers.sizes(), " must be [k = ", k, ", ", X.size(1), "]");
   if (o.init_centers.defined()) check_centers(X, o.init_centers, what);
   check_finite(X, what);
+}
 
+// Initial centres: the caller's, or the best of n_init k-means++ runs, each on its own init sample of init_size rows,
+// judged on one validation sample (all drawn with replacement, as sklearn draws them).
+torch::Tensor initial_centers(const torch::Tensor& X, const KMeansOptions& o, int64_t init_size,
+                              torch::ScalarType dtype, IndexRng& rng) {
+  const int64_t n = X.size(0);
+  auto valid = gather_rows(X, rng.indices(init_size, n), dtype);
+  if (o.init_centers.defined()) return o.init_centers.to(X.device(), dtype).clone();
+  torch::Tensor centers;
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < o.n_init; ++i) {
+    auto sample = init_size < n ? gather_rows(X, rng.indices(init_size, n), dtype) : X.to(dtype);
+    auto candidate = plusplus(sample, o.k, rng);
+    const double inertia = inertia_tensor(valid, candidate).item<double>();
+    if (inertia < best || !centers.defined()) {
+      best = inertia;
+      centers = candidate;
+    }
+  }
+  return centers;
+}
+
+}  // namespace
+
+KMeansResult minibatch_kmeans_fit(const torch::Tensor& X, const KMeansOptions& o) {
+  NoGradNoAutocast guard;
+  check_fit_options(X, o);
+  const int64_t n = X.size(0), k = o.k;
   const auto dtype = compute_dtype(X);
   const auto device = X.device();
   const int64_t batch = std::min<int64_t>(o.batch_size, n);
@@ -246,25 +275,7 @@ KMeansResult minibatch_kmeans_fit(const torch::Tensor& X, const KMeansOptions& o
   if (init_size < k) init_size = 3 * k;
   init_size = std::min(init_size, n);
   IndexRng rng(o.seed);
-
-  // Initial centres: the best of n_init k-means++ runs, each on its own init sample, judged on one validation
-  // sample (all drawn with replacement).
-  auto valid = gather_rows(X, rng.indices(init_size, n), dtype);
-  torch::Tensor centers;
-  if (o.init_centers.defined()) {
-    centers = o.init_centers.to(device, dtype).clone();
-  } else {
-    double best = std::numeric_limits<double>::infinity();
-    for (int i = 0; i < o.n_init; ++i) {
-      auto sample = init_size < n ? gather_rows(X, rng.indices(init_size, n), dtype) : X.to(dtype);
-      auto candidate = plusplus(sample, k, rng);
-      const double inertia = inertia_tensor(valid, candidate).item<double>();
-      if (inertia < best || !centers.defined()) {
-        best = inertia;
-        centers = candidate;
-      }
-    }
-  }
+  torch::Tensor centers = initial_centers(X, o, init_size, dtype, rng);
 
   KMeansResult result;
   auto counts = torch::zeros({k}, torch::TensorOptions().dtype(dtype).device(device));

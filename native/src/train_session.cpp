@@ -530,6 +530,7 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   torch::manual_seed(config_.seed * 1000003ULL + static_cast<uint64_t>(micro_step_) +
                      (group_ ? 0x51ED27ULL * static_cast<uint64_t>(group_->rank()) : 0ULL));
   const double acc = static_cast<double>(config_.accumulation);
+  // The tasks' gradients on the shared parameters kept apart, for PCGrad or their cosine.
   const bool separate = has_tc && has_ner && !shared_.empty() && (config_.pcgrad || measure);
 
   std::vector<torch::Tensor> accumulated;
@@ -539,87 +540,13 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   std::vector<torch::Tensor> g_tc;
   if (separate) g_tc = take_grads(shared_);
   if (has_ner) ner_loss = run_ner(batch, config_.ner_weight / acc);
-  if (separate) {
-    auto g_ner = take_grads(shared_);
-    if (group_) {
-      // PCGrad and the cosine see each task's global gradient.
-      for (auto* g : {&g_tc, &g_ner}) {
-        group_->all_reduce_sum(*g);
-        torch::NoGradGuard no_grad;
-        for (auto& t : *g)
-          if (t.defined()) t.div_(group_->size());
-      }
-    }
-    m.grad_cosine = gradient_cosine(g_tc, g_ner);
-    if (config_.pcgrad) {
-      std::mt19937_64 rng(config_.seed ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(micro_step_ + 1)));
-      add_grads(shared_, pcgrad_combine({g_tc, g_ner}, rng));
-    } else {
-      add_grads(shared_, g_tc);
-      add_grads(shared_, g_ner);
-    }
-    add_grads(shared_, accumulated);
-  }
-  // A non-finite loss is noted on the device (no sync): the step that reads, or check_finite, reports it.
-  {
-    torch::NoGradGuard no_grad;
-    torch::Tensor bad;
-    for (const auto& loss : {tc_loss, ner_loss}) {
-      if (!loss.defined()) continue;
-      auto nonfinite = torch::isfinite(loss).logical_not();
-      bad = bad.defined() ? bad.logical_or(nonfinite) : nonfinite;
-    }
-    first_nonfinite_.masked_fill_(bad.logical_and(first_nonfinite_.lt(0)), step_ + 1);
-  }
+  if (separate) m.grad_cosine = combine_task_gradients(g_tc, take_grads(shared_), accumulated);
+  note_nonfinite({tc_loss, ner_loss});
   const bool stepping = (micro_step_ + 1) % config_.accumulation == 0;
-  if (group_ && stepping) {
-    // The accumulated gradients, averaged over ranks before clipping and AdamW (the shared ones already were,
-    // task by task, when PCGrad or the cosine needed them apart).
-    if (separate) {
-      std::vector<torch::Tensor> rest;
-      for (const auto& p : trainable_)
-        if (std::none_of(shared_.begin(), shared_.end(), [&](const torch::Tensor& s) { return s.is_same(p); }))
-          rest.push_back(p);
-      group_->average_gradients(rest);
-    } else {
-      group_->average_gradients(trainable_);
-    }
-  }
+  if (group_ && stepping) average_over_ranks(separate);
   torch::Tensor grad_norm;
   if (stepping && config_.clip_norm > 0) grad_norm = clip_gradients();
-  if (read) {
-    // Every scalar of the step in one copy: the only device sync of a step that reads.
-    auto as_double = [this](const torch::Tensor& t) {
-      return t.defined() ? t.to(torch::kFloat64).reshape({})
-                         : torch::full({}, std::nan(""), torch::TensorOptions().dtype(torch::kFloat64).device(device_));
-    };
-    auto scalars = torch::stack({as_double(tc_loss), as_double(ner_loss), as_double(grad_norm),
-                                 as_double(first_nonfinite_)});
-    if (group_) {
-      // The global batch's losses: the TC mean over ranks, the NER shares summed; the first bad step of any rank.
-      auto losses = scalars.slice(0, 0, 2).clone();
-      losses[0].div_(group_->size());
-      group_->all_reduce_sum({losses});
-      auto bad = scalars.slice(0, 3, 4).clone();
-      group_->all_reduce_max(bad);
-      scalars = torch::cat({losses, scalars.slice(0, 2, 3), bad});
-    }
-    auto host = scalars.to(torch::kCPU);
-    const double* v = host.data_ptr<double>();
-    m.tc_loss = v[0];
-    m.ner_loss = v[1];
-    m.grad_norm = v[2];
-    m.read = true;
-    const auto first_bad = static_cast<int64_t>(v[3]);
-    if (first_bad >= 0) {
-      clear_grads(trainable_);
-      if (first_bad == step_ + 1)
-        fail("non-finite loss at step ", first_bad, " (tc ", m.tc_loss, ", ner ", m.ner_loss,
-             "); the run stops, the last checkpoint is kept");
-      fail("non-finite loss at step ", first_bad, " (noticed at step ", step_ + 1,
-           "); the run stops, the last checkpoint is kept");
-    }
-  }
+  if (read) read_metrics(tc_loss, ner_loss, grad_norm, m);
   ++micro_step_;
   m.lr = lr_at(config_, step_);
   if (stepping) {
@@ -629,6 +556,90 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
     m.optimizer_stepped = true;
   }
   return m;
+}
+
+double TrainSession::combine_task_gradients(std::vector<torch::Tensor> g_tc, std::vector<torch::Tensor> g_ner,
+                                            const std::vector<torch::Tensor>& accumulated) {
+  if (group_) {
+    // PCGrad and the cosine see each task's global gradient.
+    for (auto* g : {&g_tc, &g_ner}) {
+      group_->all_reduce_sum(*g);
+      torch::NoGradGuard no_grad;
+      for (auto& t : *g)
+        if (t.defined()) t.div_(group_->size());
+    }
+  }
+  const double cosine = gradient_cosine(g_tc, g_ner);
+  if (config_.pcgrad) {
+    std::mt19937_64 rng(config_.seed ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(micro_step_ + 1)));
+    add_grads(shared_, pcgrad_combine({g_tc, g_ner}, rng));
+  } else {
+    add_grads(shared_, g_tc);
+    add_grads(shared_, g_ner);
+  }
+  add_grads(shared_, accumulated);
+  return cosine;
+}
+
+void TrainSession::note_nonfinite(const std::vector<torch::Tensor>& losses) {
+  // On the device (no sync): the step that reads, or check_finite, reports it.
+  torch::NoGradGuard no_grad;
+  torch::Tensor bad;
+  for (const auto& loss : losses) {
+    if (!loss.defined()) continue;
+    auto nonfinite = torch::isfinite(loss).logical_not();
+    bad = bad.defined() ? bad.logical_or(nonfinite) : nonfinite;
+  }
+  first_nonfinite_.masked_fill_(bad.logical_and(first_nonfinite_.lt(0)), step_ + 1);
+}
+
+void TrainSession::average_over_ranks(bool separate) {
+  // The accumulated gradients, averaged over ranks before clipping and AdamW (the shared ones already were, task
+  // by task, when PCGrad or the cosine needed them apart).
+  if (!separate) {
+    group_->average_gradients(trainable_);
+    return;
+  }
+  std::vector<torch::Tensor> rest;
+  for (const auto& p : trainable_)
+    if (std::none_of(shared_.begin(), shared_.end(), [&](const torch::Tensor& s) { return s.is_same(p); }))
+      rest.push_back(p);
+  group_->average_gradients(rest);
+}
+
+void TrainSession::read_metrics(const torch::Tensor& tc_loss, const torch::Tensor& ner_loss,
+                                const torch::Tensor& grad_norm, StepMetrics& m) {
+  // Every scalar of the step in one copy: the only device sync of a step that reads.
+  auto as_double = [this](const torch::Tensor& t) {
+    return t.defined() ? t.to(torch::kFloat64).reshape({})
+                       : torch::full({}, std::nan(""), torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  };
+  auto scalars = torch::stack({as_double(tc_loss), as_double(ner_loss), as_double(grad_norm),
+                               as_double(first_nonfinite_)});
+  if (group_) {
+    // The global batch's losses: the TC mean over ranks, the NER shares summed; the first bad step of any rank.
+    auto losses = scalars.slice(0, 0, 2).clone();
+    losses[0].div_(group_->size());
+    group_->all_reduce_sum({losses});
+    auto bad = scalars.slice(0, 3, 4).clone();
+    group_->all_reduce_max(bad);
+    scalars = torch::cat({losses, scalars.slice(0, 2, 3), bad});
+  }
+  auto host = scalars.to(torch::kCPU);
+  const double* v = host.data_ptr<double>();
+  m.tc_loss = v[0];
+  m.ner_loss = v[1];
+  m.grad_norm = v[2];
+  m.read = true;
+  const auto first_bad = static_cast<int64_t>(v[3]);
+  if (first_bad >= 0) {
+    clear_grads(trainable_);
+    if (first_bad == step_ + 1)
+      fail("non-finite loss at step ", first_bad, " (tc ", m.tc_loss, ", ner ", m.ner_loss,
+           "); the run stops, the last checkpoint is kept");
+    fail("non-finite loss at step ", first_bad, " (noticed at step ", step_ + 1,
+         "); the run stops, the last checkpoint is kept");
+  }
 }
 
 void TrainSession::check_finite() const {

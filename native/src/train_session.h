@@ -138,6 +138,15 @@ class TrainSession {
   torch::Tensor run_ner(const DeviceBatch& b, double scale);
   torch::Tensor clip_gradients();
   void optimizer_update(double lr);
+  // The parts of step(): the two tasks' shared gradients (apart) combined — PCGrad or their sum — onto the earlier
+  // micro-batches' (returns their cosine); a non-finite loss noted; the gradients averaged over ranks; the step's
+  // scalars read to the host (and a non-finite loss reported).
+  double combine_task_gradients(std::vector<torch::Tensor> g_tc, std::vector<torch::Tensor> g_ner,
+                                const std::vector<torch::Tensor>& accumulated);
+  void note_nonfinite(const std::vector<torch::Tensor>& losses);
+  void average_over_ranks(bool separate);
+  void read_metrics(const torch::Tensor& tc_loss, const torch::Tensor& ner_loss, const torch::Tensor& grad_norm,
+                    StepMetrics& m);
   void build_optimizer();
 
   TrainConfig config_;

@@ -156,33 +156,32 @@ int64_t FusedLinear::forward_packed(const float* x, int64_t M, const std::vector
   return ldy;
 }
 
-int64_t FusedLinear::forward(const float* x, int64_t M, const std::vector<AdapterGroup>& groups, ThreadPool& pool,
-                             Scratch& scratch, float* y) const {
-  // The blocks this batch needs (slots present in it).
-  std::vector<const LoraBlock*> used;
-  int needed = 0, span_end = 0, slots_used = 0, last_slot = -1;
+FusedLinear::UsedBlocks FusedLinear::used_blocks(const std::vector<AdapterGroup>& groups) const {
+  UsedBlocks used;
+  int slots_used = 0, last_slot = -1;
   for (const auto& b : blocks_) {
     bool present = false;
     for (const auto& g : groups) present = present || g.slot == b.slot;
     if (!present) continue;
-    used.push_back(&b);
-    needed += b.r;
-    span_end = b.a_row + b.r;
+    used.blocks.push_back(&b);
+    used.needed += b.r;
+    used.span_end = b.a_row + b.r;
     if (b.slot != last_slot) ++slots_used;
     last_slot = b.slot;
   }
   // Stacking every used A under W costs each row the x A^T of every adapter in the batch. With one adapter (or a
   // few A rows) that is the cheapest: one GEMM. With many adapters in one batch each row computes only its own
-  // adapter's x A^T instead, in the per-row pass below (the grouped, Punica-style "shrink").
-  const bool stacked = slots_used <= 1 || needed <= out_ / 8;
-  std::vector<int64_t> t_col(used.size());  // where block used[i]'s x A^T lands in y (stacked)
-  int64_t ldy;
+  // adapter's x A^T instead, in the per-row pass (the grouped, Punica-style "shrink").
+  used.stacked = slots_used <= 1 || used.needed <= out_ / 8;
+  return used;
+}
+
+int64_t FusedLinear::base_gemm_blas(const float* x, int64_t M, const UsedBlocks& used, ThreadPool& pool,
+                                    Scratch& scratch, float* y, std::vector<int64_t>& t_col) const {
   const float* w = stack_.data();
-  if (kernel_ != GemmKernel::blas) {
-    ldy = forward_packed(x, M, used, needed, stacked, pool, scratch, y, t_col);
-  } else if (int8_) {
+  if (int8_) {
     // Dequantise W (and append the used A rows when stacking): one GEMM over exactly what the batch needs.
-    ldy = out_ + (stacked ? needed : 0);
+    const int64_t ldy = out_ + (used.stacked ? used.needed : 0);
     scratch.dequant.resize(static_cast<size_t>(ldy) * in_);
     float* dq = scratch.dequant.data();
     pool.parallel_for(
@@ -197,35 +196,43 @@ int64_t FusedLinear::forward(const float* x, int64_t M, const std::vector<Adapte
         },
         std::max(1, 65536 / in_));
     int64_t col = out_;
-    for (size_t i = 0; stacked && i < used.size(); ++i) {
-      std::memcpy(dq + col * in_, a_rows(used[i]->a_row), sizeof(float) * used[i]->r * in_);
+    for (size_t i = 0; used.stacked && i < used.blocks.size(); ++i) {
+      std::memcpy(dq + col * in_, a_rows(used.blocks[i]->a_row), sizeof(float) * used.blocks[i]->r * in_);
       t_col[i] = col;
-      col += used[i]->r;
+      col += used.blocks[i]->r;
     }
     gemm_nt(M, ldy, in_, 1.0f, x, in_, dq, in_, 0.0f, y, ldy);
-  } else if (!stacked) {
-    ldy = out_;
-    gemm_nt(M, out_, in_, 1.0f, x, in_, w, in_, 0.0f, y, ldy);
-  } else if (span_end - needed <= std::max(needed, 16)) {
-    // The used A rows follow W with few unused rows between them: one GEMM over [W; A rows up to span_end].
-    ldy = out_ + span_end;
-    for (size_t i = 0; i < used.size(); ++i) t_col[i] = out_ + used[i]->a_row;
-    gemm_nt(M, ldy, in_, 1.0f, x, in_, w, in_, 0.0f, y, ldy);
-  } else {
-    // The batch's adapter sits after many unused ones: base GEMM, then one per used block.
-    ldy = out_ + needed;
-    gemm_nt(M, out_, in_, 1.0f, x, in_, w, in_, 0.0f, y, ldy);
-    int64_t col = out_;
-    for (size_t i = 0; i < used.size(); ++i) {
-      gemm_nt(M, used[i]->r, in_, 1.0f, x, in_, a_rows(used[i]->a_row), in_, 0.0f, y + col, ldy);
-      t_col[i] = col;
-      col += used[i]->r;
-    }
+    return ldy;
   }
-  if (used.empty()) return ldy;
-  // Per adapter group: y[rows, part] += scaling * (x A^T)[rows] B^T, every group in one parallel pass over rows.
+  if (!used.stacked) {
+    gemm_nt(M, out_, in_, 1.0f, x, in_, w, in_, 0.0f, y, out_);
+    return out_;
+  }
+  if (used.span_end - used.needed <= std::max(used.needed, 16)) {
+    // The used A rows follow W with few unused rows between them: one GEMM over [W; A rows up to span_end].
+    const int64_t ldy = out_ + used.span_end;
+    for (size_t i = 0; i < used.blocks.size(); ++i) t_col[i] = out_ + used.blocks[i]->a_row;
+    gemm_nt(M, ldy, in_, 1.0f, x, in_, w, in_, 0.0f, y, ldy);
+    return ldy;
+  }
+  // The batch's adapter sits after many unused ones: base GEMM, then one per used block.
+  const int64_t ldy = out_ + used.needed;
+  gemm_nt(M, out_, in_, 1.0f, x, in_, w, in_, 0.0f, y, ldy);
+  int64_t col = out_;
+  for (size_t i = 0; i < used.blocks.size(); ++i) {
+    gemm_nt(M, used.blocks[i]->r, in_, 1.0f, x, in_, a_rows(used.blocks[i]->a_row), in_, 0.0f, y + col, ldy);
+    t_col[i] = col;
+    col += used.blocks[i]->r;
+  }
+  return ldy;
+}
+
+void FusedLinear::add_lora_terms(const float* x, int64_t M, const std::vector<AdapterGroup>& groups,
+                                 const UsedBlocks& used, const std::vector<int64_t>& t_col, ThreadPool& pool,
+                                 float* y, int64_t ldy) const {
   int64_t work_per_row = 0;
-  for (const LoraBlock* b : used) work_per_row += static_cast<int64_t>(b->r) * (parts_[b->part].out + (stacked ? 0 : in_));
+  for (const LoraBlock* b : used.blocks)
+    work_per_row += static_cast<int64_t>(b->r) * (parts_[b->part].out + (used.stacked ? 0 : in_));
   pool.parallel_for(
       M,
       [&](int64_t begin, int64_t end) {
@@ -233,12 +240,12 @@ int64_t FusedLinear::forward(const float* x, int64_t M, const std::vector<Adapte
         for (const auto& g : groups) {
           if (g.slot < 0) continue;
           const int64_t lo = std::max(begin, g.row_begin), hi = std::min(end, g.row_end);
-          for (size_t i = 0; i < used.size(); ++i) {
-            const LoraBlock& b = *used[i];
+          for (size_t i = 0; i < used.blocks.size(); ++i) {
+            const LoraBlock& b = *used.blocks[i];
             if (b.slot != g.slot) continue;
             const LinearPart& part = parts_[b.part];
             for (int64_t row = lo; row < hi; ++row) {
-              if (!stacked) {
+              if (!used.stacked) {
                 for (int k0 = 0; k0 < b.r; k0 += 256) {  // this row's own x A^T
                   const int kn = std::min(256, b.r - k0);
                   lora_shrink_row(x + row * in_, a_rows(b.a_row + k0), kn, in_, t);
@@ -253,6 +260,16 @@ int64_t FusedLinear::forward(const float* x, int64_t M, const std::vector<Adapte
         }
       },
       std::max<int64_t>(1, 32768 / std::max<int64_t>(1, work_per_row)));
+}
+
+int64_t FusedLinear::forward(const float* x, int64_t M, const std::vector<AdapterGroup>& groups, ThreadPool& pool,
+                             Scratch& scratch, float* y) const {
+  const UsedBlocks used = used_blocks(groups);
+  std::vector<int64_t> t_col(used.blocks.size());  // where block i's x A^T lands in y (stacked)
+  const int64_t ldy = kernel_ != GemmKernel::blas
+                          ? forward_packed(x, M, used.blocks, used.needed, used.stacked, pool, scratch, y, t_col)
+                          : base_gemm_blas(x, M, used, pool, scratch, y, t_col);
+  if (!used.blocks.empty()) add_lora_terms(x, M, groups, used, t_col, pool, y, ldy);
   return ldy;
 }
 

@@ -82,8 +82,23 @@ class FusedLinear {
   const float* a_rows(int a_row) const;  // the A stack's row a_row
   // W's rows held plain at the top of stack_ (fp32 with the blas kernel); otherwise stack_ holds A rows only.
   int64_t plain_w_rows() const { return int8_ || kernel_ != GemmKernel::blas ? 0 : out_; }
+  // The LoRA blocks a batch's groups use, and how its A rows are to be applied.
+  struct UsedBlocks {
+    std::vector<const LoraBlock*> blocks;
+    int needed = 0;    // their A rows
+    int span_end = 0;  // one past the last of them in the A stack
+    bool stacked = false;  // their A rows ride in the base GEMM (one x [W; A]^T), not per row
+  };
+  UsedBlocks used_blocks(const std::vector<AdapterGroup>& groups) const;
+  // y = x W^T (and x A^T of the used blocks when stacked, at t_col) with CBLAS; returns y's leading dimension.
+  int64_t base_gemm_blas(const float* x, int64_t M, const UsedBlocks& used, ThreadPool& pool, Scratch& scratch,
+                         float* y, std::vector<int64_t>& t_col) const;
+  // The same over weights packed for kernel_.
   int64_t forward_packed(const float* x, int64_t M, const std::vector<const LoraBlock*>& used, int needed,
                          bool stacked, ThreadPool& pool, Scratch& scratch, float* y, std::vector<int64_t>& t_col) const;
+  // y[rows, part] += scaling * (x A^T)[rows] B^T for every group, in one parallel pass over the rows.
+  void add_lora_terms(const float* x, int64_t M, const std::vector<AdapterGroup>& groups, const UsedBlocks& used,
+                      const std::vector<int64_t>& t_col, ThreadPool& pool, float* y, int64_t ldy) const;
 
   GemmKernel kernel_ = GemmKernel::blas;
   int in_ = 0, out_ = 0;
