@@ -76,6 +76,11 @@ public final class NativeCalls {
     }
   }
 
+  /** How long the exit waits for a job to stop (MTPF_SHUTDOWN_GRACE_S, default 60 s); a launcher waits as long. */
+  public static long shutdownGraceMillis() {
+    return graceMillis(System.getenv("MTPF_SHUTDOWN_GRACE_S"));
+  }
+
   static long graceMillis(String value) {
     if (value == null || value.isBlank()) return 60_000;
     try {
@@ -87,7 +92,7 @@ public final class NativeCalls {
   }
 
   private static void drain() {
-    long deadline = System.currentTimeMillis() + graceMillis(System.getenv("MTPF_SHUTDOWN_GRACE_S"));
+    long deadline = System.currentTimeMillis() + shutdownGraceMillis();
     stopRequested = true;
     synchronized (LOCK) {
       if (holders > 0) System.err.println("mtpf: exiting: letting the running job stop at its next step");

@@ -1,6 +1,7 @@
 package io.mtpf.pretrain;
 
 import io.mtpf.MtpfException;
+import io.mtpf.NativeCalls;
 import io.mtpf.files.AtomicFiles;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -37,8 +38,10 @@ final class LocalLauncher {
     o.console().printf("distributed: starting %d local ranks (Gloo on 127.0.0.1:%d), %d threads each%n", n, port,
         Math.max(1, Runtime.getRuntime().availableProcessors() / n));
     List<Process> ranks = new ArrayList<>();
-    // Ctrl-C or a kill of the launcher stops its ranks too (a kill -9 cannot run this: the ranks watch the launcher).
-    Thread stopRanks = new Thread(() -> ranks.forEach(Process::destroyForcibly), "mtpf-stop-ranks");
+    // Ctrl-C or a kill of the launcher is passed on to its ranks as SIGTERM: they agree on a step, rank 0 checkpoints
+    // it, and the launcher exits after them (within the grace of NativeCalls; a kill -9 cannot run this: the ranks
+    // watch the launcher).
+    Thread stopRanks = new Thread(() -> stopRanks(ranks), "mtpf-stop-ranks");
     Runtime.getRuntime().addShutdownHook(stopRanks);
     try {
       for (int r = 0; r < n; r++) ranks.add(start(r, n, port, config, o));
@@ -81,6 +84,22 @@ final class LocalLauncher {
     }
   }
 
+  private static volatile boolean stopping;
+
+  private static void stopRanks(List<Process> ranks) {
+    stopping = true;
+    ranks.forEach(Process::destroy);  // SIGTERM
+    long until = System.nanoTime() + NativeCalls.shutdownGraceMillis() * 1_000_000L;
+    for (Process p : ranks) {
+      try {
+        p.waitFor(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      p.destroyForcibly();
+    }
+  }
+
   /** Waits for every rank; the first that fails stops the others (after a moment to print their own errors). */
   private static void waitAll(List<Process> ranks) {
     while (true) {
@@ -92,7 +111,7 @@ final class LocalLauncher {
           continue;
         }
         int code = p.exitValue();
-        if (code != 0) {
+        if (code != 0 && !stopping) {
           for (Process other : ranks) {
             try {
               other.waitFor(10, TimeUnit.SECONDS);  // the others fail at their next collective; let them say so

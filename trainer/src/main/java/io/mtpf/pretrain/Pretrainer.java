@@ -133,10 +133,10 @@ public final class Pretrainer {
       // Probes and files are rank 0's (probes run no collective, so the other ranks need not wait for them).
       Map<String, Double> before = lead ? measureProbes(probes, session) : Map.of();
       double[] first = {Double.NaN, Double.NaN}, last = {Double.NaN, Double.NaN};
-      // On SIGTERM / Ctrl-C one process stops after its step with a checkpoint (the exit waits for it: NativeCalls).
-      // Ranks of a job do not: they would stop at different steps, so they end on their last periodic checkpoint.
+      // On SIGTERM / Ctrl-C the run stops after its step with a checkpoint (the exit waits for it: NativeCalls); the
+      // ranks of a job first agree on the step (stopAgreed), so that all stop after the same one.
       long stoppedAt = -1;
-      try (NativeCalls.Hold exitWaits = group == null ? NativeCalls.hold() : NativeCalls.Hold.NONE;
+      try (NativeCalls.Hold exitWaits = NativeCalls.hold();
           MetricsLog metrics = lead ? new MetricsLog(out.resolve("metrics.jsonl"), session.optimizerSteps()) : null;
           BatchPrefetcher batches = new BatchPrefetcher(data, strategy.tc, strategy.ner, firstMicro, lastMicro, 3)) {
         if (firstMicro == 0 && lead) metrics.write(0, prefixed(before));
@@ -182,7 +182,7 @@ public final class Pretrainer {
           }
           bar.update(step, String.format("tc %s ner %s %.0f tok/s", fmt(last[0]), fmt(last[1]), tokensPerS),
               logStep);
-          boolean stop = group == null && NativeCalls.stopRequested();
+          boolean stop = stopAgreed(group);
           if (lead && (step % c.logging.checkpointEvery == 0 || step == c.steps || stop)) {
             try {
               checkpoint(session, checkpoints, step);
@@ -212,6 +212,19 @@ public final class Pretrainer {
       return new Result(out, session.optimizerSteps(), first[0], last[0], first[1], last[1], before, after,
           (System.nanoTime() - t0) / 1e9, false);
     }
+  }
+
+  /**
+   * Whether the run stops after this step: the exit signal reached this process, or, in a job, any rank (each may
+   * get it a moment apart; one all-reduce of a flag per step, so that all stop after the same step and rank 0's
+   * checkpoint is of it).
+   */
+  private static boolean stopAgreed(Distributed group) {
+    boolean here = NativeCalls.stopRequested();
+    if (group == null) return here;
+    double[] votes = {here ? 1 : 0};
+    group.allReduceSum(votes);
+    return votes[0] > 0;
   }
 
   private static String fmt(double v) {
