@@ -7,7 +7,8 @@
 #      Restaurant, CrossNER, BioNLP at 1 %, 5 % and 10 % of their train splits, 3 seeds; every TC set, MTEB's
 #      protocol); results.json of each run copied to docs/replication/results/<run>/;
 #   4. the report: `mtpf report` in the paper's layout (docs/replication/report/).
-# Resumable: a stage whose results exist is skipped, and an interrupted pre-finetuning run continues from its last
+# Resumable: a stage whose results exist is skipped, an interrupted evaluation keeps its finished adaptations
+# (evaluate --resume), and an interrupted pre-finetuning run continues from its last
 # checkpoint. Weights stay under runs/study/ (ignored); only results.json files, metrics and the report are committed.
 #   scripts/study.sh [--only STAGE] [--runs "base pf-tc ..."] [--data DIR]
 #   STAGE: labels | pretrain | evaluate | report (default: all, in this order)
@@ -82,7 +83,7 @@ evaluate_run() {
   stamp "evaluate $r"
   local start=$SECONDS
   "$mtpf" evaluate "${args[@]}" --suite study --data "$data" --seeds 3 --fractions 0.01,0.05,0.1 \
-    --out "$work/eval/$r" --label "$r"
+    --out "$work/eval/$r" --label "$r" --resume
   mkdir -p "$results/$r"
   cp "$work/eval/$r/results.json" "$work/eval/$r/results.md" "$results/$r/"
   stamp "evaluate $r: $((SECONDS - start)) s"

@@ -59,6 +59,10 @@ final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, paramLabel = "RUN", description = "run folder for results")
   Path out;
 
+  @Option(names = "--resume", description = "keep the datasets and NER adaptations that RUN/results.json already "
+      + "holds for this same configuration, model and adapters; run the rest")
+  boolean resume;
+
   @Option(names = "--label", description = "the run's name in reports (default: the RUN folder name)")
   String label;
 
@@ -114,7 +118,7 @@ final class EvaluateCommand implements Callable<Integer> {
     var request = new Evaluation.Request(model, adapters.get("ner"), adapters.get("tc"), EvalSuite.named(suite),
         task.toLowerCase(Locale.ROOT), data, user, only, out, cache,
         new SentenceEmbedder.Options(pooling, prefix, normalize, maxLength, 64, device), seedList, fractions, lr,
-        threads, label, skipBadLines);
+        threads, label, skipBadLines, resume);
     if (Evaluation.select(request).isEmpty())
       throw new MtpfException("evaluate: nothing to run (suite " + suite + ", task " + task + ")");
     Files.createDirectories(out);

@@ -10,6 +10,7 @@ import io.mtpf.eval.DownstreamDatasets.Resolved;
 import io.mtpf.eval.EvalResults.DatasetResult;
 import io.mtpf.eval.EvalResults.Run;
 import io.mtpf.formats.PeftConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -28,8 +29,9 @@ import java.util.function.Consumer;
  * One evaluation run ({@code mtpf evaluate}): every dataset of a suite (and the user's own) that is present, NER by
  * {@link NerAdaptation} (the ner adapter seeding the LoRA layers it covers) for each seed and train fraction,
  * classification by {@link MtebClassification} on embeddings of the backbone with the tc adapter active and fixed.
- * Absent datasets are kept in the results with the reason. RUN/results.json is rewritten after each dataset, so
- * an interrupted run keeps what it finished.
+ * Absent datasets are kept in the results with the reason. RUN/results.json is rewritten after each dataset and
+ * each NER adaptation, so an interrupted run keeps what it finished, and {@code resume} continues it: the datasets
+ * and adaptations in RUN/results.json of the same configuration, model and adapters are kept, not run again.
  */
 public final class Evaluation {
   private Evaluation() {}
@@ -43,7 +45,7 @@ public final class Evaluation {
   public record Request(Path model, Path nerAdapter, Path tcAdapter, EvalSuite suite, String task, Path data,
                         List<Resolved> userDatasets, List<String> only, Path out, Path cacheDir,
                         SentenceEmbedder.Options embedding, List<Long> seeds, List<Double> fractions, Double nerLr,
-                        int threads, String label, boolean skipBadLines) {
+                        int threads, String label, boolean skipBadLines, boolean resume) {
     public Request {
       userDatasets = List.copyOf(userDatasets);
       only = List.copyOf(only);
@@ -123,6 +125,7 @@ public final class Evaluation {
     String createdAt = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
 
     List<Resolved> datasets = select(r);
+    Map<String, DatasetResult> earlier = r.resume() ? earlierResults(r.out(), config, model, adapters, log) : Map.of();
     List<DatasetResult> results = new ArrayList<>();
     for (Resolved d : datasets) results.add(pending(d, d.present() ? "pending" : d.status()));
     double[] familySeconds = new double[2];
@@ -135,11 +138,21 @@ public final class Evaluation {
           log.accept("evaluate: " + d.dataset().name() + " " + d.status());
           continue;
         }
+        DatasetResult before = earlier.get(d.dataset().name());
+        if (before != null && before.ok()) {
+          log.accept("evaluate: " + d.dataset().name() + ": done in " + r.out().resolve("results.json") + ", kept");
+          results.set(i, before);
+          continue;
+        }
         long t0 = System.nanoTime();
         DatasetResult result;
         try {
           if (d.dataset().family() == Family.NER) {
-            result = runNer(r, d, ner, log);
+            final int at = i;
+            result = runNer(r, d, ner, before == null ? List.of() : before.runs(), partial -> {
+              results.set(at, partial);
+              write(r, config, model, adapters, results, createdAt, started, familySeconds);
+            }, log);
           } else {
             if (embedder == null) embedder = SentenceEmbedder.open(r.model(), r.tcAdapter(), r.embedding());
             String adapterSha = adapters.containsKey("tc") ? adapters.get("tc").sha256() : null;
@@ -195,7 +208,37 @@ public final class Evaluation {
           + "uses r " + s.r() + ", alpha " + s.alpha() + " (paper App. A); the adapter cannot seed it");
   }
 
-  private static DatasetResult runNer(Request r, Resolved d, NerAdaptation.Settings base, Consumer<String> log) {
+  /**
+   * The datasets of RUN/results.json when it was written with this configuration, model and adapters (by name);
+   * none, said in the log, when it was not.
+   */
+  static Map<String, DatasetResult> earlierResults(Path out, EvalResults.Config config, EvalResults.Artifact model,
+      Map<String, EvalResults.Artifact> adapters, Consumer<String> log) {
+    Path file = out.resolve("results.json");
+    if (!Files.isRegularFile(file)) return Map.of();
+    EvalResults before = EvalResults.read(file);
+    if (!config.equals(before.config()) || !model.sha256().equals(before.model().sha256())
+        || !shas(adapters).equals(shas(before.adapters()))) {
+      log.accept("evaluate: " + file + " is of another configuration, model or adapter: starting afresh");
+      return Map.of();
+    }
+    Map<String, DatasetResult> kept = new LinkedHashMap<>();
+    for (DatasetResult d : before.datasets()) kept.put(d.name(), d);
+    return kept;
+  }
+
+  private static Map<String, String> shas(Map<String, EvalResults.Artifact> adapters) {
+    Map<String, String> out = new LinkedHashMap<>();
+    if (adapters != null) adapters.forEach((k, v) -> out.put(k, v.sha256()));
+    return out;
+  }
+
+  /**
+   * Every (fraction, seed) adaptation of one NER dataset; those in {@code done} (a resumed run's) are kept, and
+   * {@code progress} receives the dataset's result so far after each new one.
+   */
+  private static DatasetResult runNer(Request r, Resolved d, NerAdaptation.Settings base, List<Run> done,
+      Consumer<DatasetResult> progress, Consumer<String> log) {
     BadLines bad = r.skipBadLines() ? BadLines.skip() : BadLines.fail();
     NerDataset train = d.readNerTrain(bad);
     NerDataset dev = d.dev().isEmpty() ? null : d.readNer(d.dev(), train.labels(), bad);
@@ -204,9 +247,17 @@ public final class Evaluation {
     train = cap(train, s.nerTrainLimit(), 42);
     if (dev != null) dev = cap(dev, s.nerDevLimit(), 42);
     test = cap(test, s.nerTestLimit(), 42);
+    String labels = train.labels().size() + " tags, " + (train.labels().size() - 1) / 2 + " entity types";
     List<Run> runs = new ArrayList<>();
     for (double fraction : r.fractions()) {
       for (long seed : r.seeds()) {
+        Run earlier = done.stream().filter(x -> x.seed() == seed && x.fraction() == fraction).findFirst().orElse(null);
+        if (earlier != null) {
+          log.accept(String.format(Locale.ROOT, "evaluate: %s seed %d fraction %s: test F1 %.4f, kept from the "
+              + "earlier run", d.dataset().name(), seed, fraction, earlier.main()));
+          runs.add(earlier);
+          continue;
+        }
         NerDataset part = fraction < 1 ? subsample(train, fraction, seed) : train;
         log.accept(String.format(Locale.ROOT, "evaluate: %s seed %d fraction %s (%d train sentences)",
             d.dataset().name(), seed, fraction, part.size()));
@@ -217,9 +268,10 @@ public final class Evaluation {
         runs.add(nerRun(res, seed, fraction, part.size(), dev, test.size(), seconds));
         log.accept(String.format(Locale.ROOT, "evaluate: %s seed %d fraction %s: test F1 %.4f (epoch %d, %.0f s)",
             d.dataset().name(), seed, fraction, res.test().f1(), res.selectedEpoch(), seconds));
+        progress.accept(new DatasetResult(d.dataset().name(), d.dataset().abbreviation(), "ner", d.source(),
+            "running", d.files(), protocol(d.dataset()), labels, runs));
       }
     }
-    String labels = train.labels().size() + " tags, " + (train.labels().size() - 1) / 2 + " entity types";
     return new DatasetResult(d.dataset().name(), d.dataset().abbreviation(), "ner", d.source(), "ok", d.files(),
         protocol(d.dataset()), labels, runs);
   }

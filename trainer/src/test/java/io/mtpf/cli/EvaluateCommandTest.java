@@ -72,6 +72,44 @@ class EvaluateCommandTest {
     return lines;
   }
 
+  /** An interrupted evaluation continued with --resume keeps its finished adaptations and runs the rest. */
+  @Test
+  void resumeKeepsFinishedAdaptationsAndRunsTheRest() throws Exception {
+    Path run = tmp.resolve("resumed");
+    List<String> args = new ArrayList<>(List.of("evaluate", "--model", model.toString(), "--suite", "quick", "--task",
+        "ner", "--data", data.toString(), "--out", run.toString(), "--seeds", "2", "--fractions", "0.5",
+        "--threads", "1"));
+    CliRunner.Result first = CliRunner.run(args.toArray(String[]::new));
+    assertEquals(0, first.code(), first.err());
+    var whole = EvalResults.read(run).dataset("CoNLL-2003");
+    assertEquals(2, whole.runs().size());
+    // As if stopped after its first adaptation: the dataset still running, with one of its two runs.
+    var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+    var json = mapper.readTree(run.resolve("results.json").toFile());
+    for (var d : json.get("datasets")) {
+      if (!d.get("name").asText().equals("CoNLL-2003")) continue;
+      ((com.fasterxml.jackson.databind.node.ObjectNode) d).put("status", "running");
+      ((com.fasterxml.jackson.databind.node.ArrayNode) d.get("runs")).remove(1);
+    }
+    mapper.writeValue(run.resolve("results.json").toFile(), json);
+    args.add("--resume");
+    CliRunner.Result resumed = CliRunner.run(args.toArray(String[]::new));
+    assertEquals(0, resumed.code(), resumed.err());
+    var again = EvalResults.read(run).dataset("CoNLL-2003");
+    assertEquals("ok", again.status());
+    // Kept as it was, to its timings (a run again would differ in them); the other run again, to the same F1.
+    assertEquals(whole.runs().get(0), again.runs().get(0));
+    assertNotEquals(whole.runs().get(1).seconds(), again.runs().get(1).seconds());
+    assertEquals(whole.runs().get(1).main(), again.runs().get(1).main(), 0.0);
+    // A finished dataset is kept whole; another configuration starts afresh.
+    assertEquals(0, CliRunner.run(args.toArray(String[]::new)).code());
+    assertEquals(again, EvalResults.read(run).dataset("CoNLL-2003"));
+    args.set(args.indexOf("--seeds") + 1, "1");
+    CliRunner.Result other = CliRunner.run(args.toArray(String[]::new));
+    assertEquals(0, other.code(), other.err());
+    assertEquals(1, EvalResults.read(run).dataset("CoNLL-2003").runs().size());
+  }
+
   @Test
   void quickSuiteRunsWhatIsPresentAndListsWhatIsNot() throws Exception {
     Path run = tmp.resolve("run");
