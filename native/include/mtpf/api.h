@@ -63,10 +63,6 @@ class Encoder {
 };
 
 class TrainSessionImpl;
-
-// One pre-finetuning run (strategies pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l; PCGrad; task-primary LoRAs). One call to
-// step() is one training step: forwards, losses, backward passes, PCGrad, clipping and the AdamW update.
-// config_json: the fields of TrainConfig (native/src/train_session.h).
 class ProcessGroupImpl;
 
 // One rank's membership of a data-parallel job (torchrun's environment, as JSON: rank, world_size, master_addr,
@@ -136,6 +132,9 @@ struct StepResult {
 // adapt; native/src/train_session.cpp defines it). Unknown keys are refused.
 std::string trainer_config_defaults();
 
+// One pre-finetuning run (strategies pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l; PCGrad; task-primary LoRAs), or one
+// downstream NER adaptation (ner-adapt). One call to step() is one training step: forwards, losses, backward passes,
+// PCGrad, clipping and the AdamW update.
 class Trainer {
  public:
   // config_json: the trainer config (trainer_config_defaults() shows every key); keys left out keep their defaults.
