@@ -12,7 +12,6 @@ import io.mtpf.runtime.BackboneOptions;
 import io.mtpf.runtime.Entity;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
