@@ -53,17 +53,14 @@ public final class NativeCalls {
     synchronized (LOCK) {
       holders++;
     }
-    return new Hold(true);
+    return new Hold();
   }
 
-  /** See {@link #hold()}; {@link #NONE} holds nothing. */
+  /** See {@link #hold()}; closing it a second time does nothing. */
   public static final class Hold implements AutoCloseable {
-    public static final Hold NONE = new Hold(false);
-    private boolean held;
+    private boolean held = true;
 
-    private Hold(boolean held) {
-      this.held = held;
-    }
+    private Hold() {}
 
     @Override
     public void close() {
