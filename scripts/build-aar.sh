@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Assembles the Android archive mtpf-runtime-VERSION.aar (arm64-v8a): the libtorch-free runtime, its JNI glue,
 # bytedeco's android-arm64 OpenBLAS and JavaCPP libraries, libc++_shared, and the Java runtime API + tokenizer.
-# Called by android-aar/pom.xml (mvn package) and by hand once java-api is built:
-#   ANDROID_NDK_HOME=/path/to/ndk scripts/build-aar.sh [--version V] [--java-api-jar JAR] [--out DIR]
+# Called by android-aar/pom.xml (mvn package) and by hand once java-api/runtime is built:
+#   ANDROID_NDK_HOME=/path/to/ndk scripts/build-aar.sh [--version V] [--runtime-jar JAR] [--tokenizer-jar JAR] [--out DIR]
 # Without ANDROID_NDK_HOME it says SKIPPED and builds nothing: a placeholder library is never shipped.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,17 +12,20 @@ version=$(sed -n 's|^  <version>\(.*\)</version>|\1|p' "$root/pom.xml" | head -1
 javacpp_version=$(pom_property javacpp.version)
 jackson_version=$(pom_property jackson.version)
 openblas_version=0.3.31-$javacpp_version
-java_api_jar=""
+runtime_jar=""
+tokenizer_jar=""
 out=$root/android-aar/target
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version=$2; shift 2 ;;
-    --java-api-jar) java_api_jar=$2; shift 2 ;;
+    --runtime-jar) runtime_jar=$2; shift 2 ;;
+    --tokenizer-jar) tokenizer_jar=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "build-aar: unknown argument $1 (--version V, --java-api-jar JAR, --out DIR)" >&2; exit 2 ;;
+    *) echo "build-aar: unknown argument $1 (--version V, --runtime-jar JAR, --tokenizer-jar JAR, --out DIR)" >&2; exit 2 ;;
   esac
 done
-java_api_jar=${java_api_jar:-$root/java-api/target/mtpf-java-api-$version.jar}
+runtime_jar=${runtime_jar:-$root/java-api/runtime/target/mtpf-runtime-$version.jar}
+tokenizer_jar=${tokenizer_jar:-$root/java-api/tokenizer/target/mtpf-tokenizer-$version.jar}
 api=24   # minSdk of the manifest and the NDK API level of every library we compile
 abi=arm64-v8a
 
@@ -39,7 +42,9 @@ libcxx=$llvm/sysroot/usr/lib/aarch64-linux-android/libc++_shared.so
 for f in "$toolchain" "$cxx" "$libcxx"; do
   [ -e "$f" ] || { echo "build-aar: ANDROID_NDK_HOME=$ndk is not a usable NDK: $f is missing" >&2; exit 1; }
 done
-[ -f "$java_api_jar" ] || { echo "build-aar: $java_api_jar is missing (build java-api first: mvn -pl java-api -am package)" >&2; exit 1; }
+for jar in "$runtime_jar" "$tokenizer_jar"; do
+  [ -f "$jar" ] || { echo "build-aar: $jar is missing (build it first: mvn -pl java-api/runtime -am package)" >&2; exit 1; }
+done
 
 work=$root/build/android
 mkdir -p "$work/deps"
@@ -75,32 +80,18 @@ cmake --build "$work/runtime" --target mtpf_runtime -j "${MTPF_JOBS:-2}"
 runtime_so=$(find "$work/runtime" -name libmtpf_runtime.so -type f | head -1)
 [ -n "$runtime_so" ] || { echo "build-aar: the CMake build produced no libmtpf_runtime.so" >&2; exit 1; }
 
-# 3. The Java classes the AAR carries: the runtime API, its JavaCPP mapping, the tokenizer, MtpfException, and any
-#    other io.mtpf class these use (found with jdeps). Only .class files: java-api's jar also holds its
-#    linux-x86_64 JNI libraries. The libtorch binding (io.mtpf.nativebind) must never be pulled in.
+# 3. The Java classes the AAR carries: the runtime module's and the tokenizer module's, whole (Maven's module
+#    dependencies keep the libtorch binding out of both). Only .class files: the runtime jar also holds its
+#    linux-x86_64 JNI libraries.
 classes=$work/classes
 rm -rf "$classes" && mkdir -p "$classes"
-(cd "$classes" && unzip -q -o "$java_api_jar" 'io/mtpf/runtime/*.class' 'io/mtpf/tokenizer/*.class' 'io/mtpf/MtpfException.class')
+(cd "$classes" && unzip -q -o "$runtime_jar" 'io/*.class' && unzip -q -o "$tokenizer_jar" 'io/*.class')
 [ -f "$classes/io/mtpf/runtime/nativebind/MtpfRuntimeNative.class" ] ||
-  { echo "build-aar: $java_api_jar has no io/mtpf/runtime/nativebind/MtpfRuntimeNative.class" >&2; exit 1; }
+  { echo "build-aar: $runtime_jar has no io/mtpf/runtime/nativebind/MtpfRuntimeNative.class" >&2; exit 1; }
+[ ! -d "$classes/io/mtpf/nativebind" ] ||
+  { echo "build-aar: the runtime's classes include io.mtpf.nativebind, which binds the libtorch core: not for Android" >&2; exit 1; }
 javacpp_jar=$(artifact "org.bytedeco:javacpp:$javacpp_version")
 openblas_jar=$(artifact "org.bytedeco:openblas:$openblas_version")
-jackson_jars=$(artifact "com.fasterxml.jackson.core:jackson-databind:$jackson_version"):$(artifact \
-  "com.fasterxml.jackson.core:jackson-core:$jackson_version")
-for _ in 1 2 3 4 5; do
-  needed=$(jdeps --multi-release 17 -verbose:class -cp "$javacpp_jar:$openblas_jar:$jackson_jars" "$classes" |
-    awk '$2 == "->" && $3 ~ /^io\.mtpf\./ { print $3 }' | sort -u |
-    while read -r c; do [ -f "$classes/$(echo "$c" | tr . /).class" ] || echo "$c"; done)
-  [ -z "$needed" ] && break
-  for c in $needed; do
-    case "$c" in io.mtpf.nativebind.* | io.mtpf.NativeCore*)
-      echo "build-aar: the runtime classes use $c, which binds the libtorch core: not for Android" >&2; exit 1 ;;
-    esac
-    path=$(echo "$c" | tr . /)
-    (cd "$classes" && unzip -q -o "$java_api_jar" "$path.class" "$path\$*.class" 2>/dev/null) ||
-      [ -f "$classes/$path.class" ] || { echo "build-aar: $c is used but not in $java_api_jar" >&2; exit 1; }
-  done
-done
 # Records need D8's record desugaring below API 34 (java.lang.Record); say which classes are records.
 records=$(cd "$classes" && find io -name '*.class' | sed 's/\.class$//' | tr / . |
   xargs javap -cp "$classes" 2>/dev/null | sed -n 's/.* class \([^ ]*\) extends java.lang.Record.*/\1/p' | tr '\n' ' ')

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Configures and builds native/ with CMake. Called by Maven (java-api) and by hand.
+# Configures and builds native/ with CMake. Called by Maven (native/pom.xml) and by hand.
 #   scripts/build-native.sh [BUILD_DIR] [TORCH_DIR] [-DOPTION=VALUE ...]
 # TORCH_DIR is the folder holding TorchConfig.cmake; empty means $Torch_DIR, else the libtorch recorded in
 # build/torch-dir by scripts/setup-libtorch.sh (chosen now if nothing is recorded yet). Further arguments go to

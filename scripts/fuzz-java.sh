@@ -16,9 +16,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 targets=(
-  "java-api io.mtpf.tokenizer.TokenizerFuzzTest#tokenizerJson"
-  "java-api io.mtpf.tokenizer.TokenizerFuzzTest#vocabTxt"
-  "java-api io.mtpf.tokenizer.TokenizerFuzzTest#wordPieceOnAnyText"
+  "java-api/tokenizer io.mtpf.tokenizer.TokenizerFuzzTest#tokenizerJson"
+  "java-api/tokenizer io.mtpf.tokenizer.TokenizerFuzzTest#vocabTxt"
+  "java-api/tokenizer io.mtpf.tokenizer.TokenizerFuzzTest#wordPieceOnAnyText"
   "trainer io.mtpf.data.ReadersFuzzTest#conll"
   "trainer io.mtpf.data.ReadersFuzzTest#nerJsonLines"
   "trainer io.mtpf.data.ReadersFuzzTest#pairs"

@@ -3,7 +3,7 @@
 # 2.x in build/pyenv), builds native/ against that libtorch, runs the native suites (core and runtime) under ASan +
 # UBSan and the runtime's threaded paths under TSan (scripts/test-sanitizers.sh), fuzzes the native parsers
 # (scripts/fuzz.sh), cross-builds native/runtime for aarch64 and runs its ctest suite under qemu, then every Java
-# test (java-api, trainer, tests, benchmarks) through Maven (android-aar builds the AAR only where ANDROID_NDK_HOME
+# test (java-api/{tokenizer,runtime,core}, trainer, tests, benchmarks) through Maven (android-aar builds the AAR only where ANDROID_NDK_HOME
 # is set, else says SKIPPED), fuzzes the Java parsers from their regression inputs (scripts/fuzz-java.sh), then
 # scripts/python-checks.sh (HF transformers and PEFT parity; SKIPPED where pip can't). Real-data tests read
 # ../shared/data (or -Dmtpf.data.dir) and skip with a message where it is absent.
