@@ -204,32 +204,6 @@ TEST(Lora, AdapterBytesCountLoraAndHead) {
   EXPECT_EQ(bb.adapter_bytes("a"), 4LL * (4 * 32 + 32 * 4 + 3 * 32 + 3));
 }
 
-TEST(Bio, DecodesLikeSeqeval) {
-  const std::string labels = "O\nB-PER\nI-PER\nB-LOC\nI-LOC";
-  struct Case {
-    std::vector<int32_t> words;
-    std::vector<int32_t> spans;  // triples
-  };
-  const Case cases[] = {
-      {{1, 2, 0, 3}, {0, 1, 1, 3, 3, 3}},
-      {{2, 2, 0}, {0, 1, 2}},              // a stray I- starts an entity
-      {{1, 4, 4}, {0, 0, 1, 1, 2, 4}},     // a type change ends one
-      {{1, 1, 2}, {0, 0, 1, 1, 2, 1}},     // B after B starts a new one
-      {{0, 0}, {}},
-      {{}, {}},
-      {{3, 4, 4, 4}, {0, 3, 3}},
-  };
-  for (const Case& c : cases) {
-    std::vector<int32_t> spans(30, -9);
-    const int n = decode_bio(c.words.data(), static_cast<int>(c.words.size()), labels, spans.data(), 10);
-    ASSERT_EQ(n * 3, static_cast<int>(c.spans.size()));
-    for (size_t i = 0; i < c.spans.size(); ++i) EXPECT_EQ(spans[i], c.spans[i]) << "value " << i;
-  }
-  std::vector<int32_t> words = {1, 0, 1, 0, 1}, spans(3);
-  EXPECT_EQ(decode_bio(words.data(), 5, labels, spans.data(), 1), 1);  // stops at max_spans
-  test::expect_error([&] { decode_bio(words.data(), 5, "O", spans.data(), 1); }, {"label id 1", "word 0"});
-}
-
 }  // namespace
 }  // namespace mtpf::rt
 

@@ -70,12 +70,6 @@ class Backbone {
   BackboneImpl* impl_;
 };
 
-// BIO decoding (seqeval's default mode: a stray I-X starts an entity, a type change ends one; IOB2 labels) of
-// word-level label ids under `labels` (newline-separated, e.g. "O\nB-PER\nI-PER"). Writes up to max_spans spans
-// as [first_word, last_word_inclusive, label_id] triples, label_id being the id of the span's first tag (its type
-// is that label without the "B-" / "I-" prefix); returns the number of spans.
-int decode_bio(const int32_t* word_label_ids, int num_words, const std::string& labels, int32_t* spans, int max_spans);
-
 std::string runtime_version();
 
 }  // namespace rt

@@ -1,23 +1,17 @@
 package io.mtpf.data;
 
-import java.util.ArrayList;
+import io.mtpf.runtime.BioDecoder;
+import io.mtpf.runtime.BioDecoder.Chunk;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * BIO tag sequences: the entities they spell, the tagging scheme a file uses, conversion to IOB2, and tag validation.
- *
- * <p>Entities follow seqeval's {@code get_entities} (its default, conlleval-compatible mode) rule for rule: a tag is
- * its first character (B, I, E, S, O) and a type (what follows the first '-'); B- and S- always start an entity, an I-
- * or E- after O (or after an entity of another type) starts one too, a type change ends one, and E- / S- end one.
- * So IOB1, IOB2, IOE and IOBES sequences all decode, and a stray I- after O counts as an entity, as in seqeval.
+ * BIO tag sequences read from files: the tagging scheme a file uses, conversion to IOB2, and tag validation. The
+ * entities a sequence spells are {@link BioDecoder#chunks} (seqeval's {@code get_entities}), shared with the taggers.
  */
 public final class BioTags {
   private BioTags() {}
-
-  /** An entity: words {@code first..last} (both inclusive, as in seqeval) of one sequence have this type. */
-  public record Entity(String type, int first, int last) {}
 
   /** How a file marks entity starts. Declared from least to most telling: a file's scheme is its sentences' maximum. */
   public enum Scheme {
@@ -30,76 +24,6 @@ public final class BioTags {
   }
 
   /**
-   * seqeval's {@code get_entities} on one flat sequence: entities in order, {@code first}/{@code last} indexes into
-   * {@code tags}. Any string is accepted as seqeval accepts it (a tag without '-' has type "_").
-   */
-  public static List<Entity> entities(List<String> tags) {
-    List<Entity> chunks = new ArrayList<>();
-    String prevTag = "O";
-    String prevType = "";
-    int begin = 0;
-    int n = tags.size();
-    for (int i = 0; i <= n; i++) {
-      String chunk = i < n ? tags.get(i) : "O";  // seqeval appends one 'O' so that a last entity is closed
-      if (chunk.isEmpty()) throw new IllegalArgumentException("empty tag at position " + i);
-      int tagEnd = Character.charCount(chunk.codePointAt(0));
-      String tag = chunk.substring(0, tagEnd);
-      String rest = chunk.substring(tagEnd);
-      int dash = rest.indexOf('-');
-      String type = dash >= 0 ? rest.substring(dash + 1) : rest;  // Python: chunk[1:].split('-', 1)[-1] or '_'
-      if (type.isEmpty()) type = "_";
-      if (endOfChunk(prevTag, tag, prevType, type)) chunks.add(new Entity(prevType, begin, i - 1));
-      if (startOfChunk(prevTag, tag, prevType, type)) begin = i;
-      prevTag = tag;
-      prevType = type;
-    }
-    return chunks;
-  }
-
-  /**
-   * seqeval on a list of sentences: the sentences are joined with one 'O' after each (so no entity crosses a
-   * sentence boundary), and {@code first}/{@code last} index that joined sequence.
-   */
-  public static List<Entity> entitiesOfSentences(List<? extends List<String>> sentences) {
-    int total = 0;
-    for (List<String> s : sentences) total += s.size() + 1;
-    List<String> joined = new ArrayList<>(total);
-    for (List<String> s : sentences) {
-      joined.addAll(s);
-      joined.add("O");
-    }
-    return entities(joined);
-  }
-
-  private static boolean endOfChunk(String prevTag, String tag, String prevType, String type) {
-    boolean end = false;
-    if (prevTag.equals("E")) end = true;
-    if (prevTag.equals("S")) end = true;
-    if (prevTag.equals("B") && tag.equals("B")) end = true;
-    if (prevTag.equals("B") && tag.equals("S")) end = true;
-    if (prevTag.equals("B") && tag.equals("O")) end = true;
-    if (prevTag.equals("I") && tag.equals("B")) end = true;
-    if (prevTag.equals("I") && tag.equals("S")) end = true;
-    if (prevTag.equals("I") && tag.equals("O")) end = true;
-    if (!prevTag.equals("O") && !prevTag.equals(".") && !prevType.equals(type)) end = true;
-    return end;
-  }
-
-  private static boolean startOfChunk(String prevTag, String tag, String prevType, String type) {
-    boolean start = false;
-    if (tag.equals("B")) start = true;
-    if (tag.equals("S")) start = true;
-    if (prevTag.equals("E") && tag.equals("E")) start = true;
-    if (prevTag.equals("E") && tag.equals("I")) start = true;
-    if (prevTag.equals("S") && tag.equals("E")) start = true;
-    if (prevTag.equals("S") && tag.equals("I")) start = true;
-    if (prevTag.equals("O") && tag.equals("E")) start = true;
-    if (prevTag.equals("O") && tag.equals("I")) start = true;
-    if (!tag.equals("O") && !tag.equals(".") && !prevType.equals(type)) start = true;
-    return start;
-  }
-
-  /**
    * The same entities written as IOB2: B-type on each entity's first word, I-type on the rest, O elsewhere. IOB2
    * input comes back unchanged; IOB1's entity-starting I- becomes B-; IOBES's S- becomes B- and E- becomes I-.
    * Tags should be valid ({@link #whyInvalid}).
@@ -107,7 +31,7 @@ public final class BioTags {
   public static List<String> toIob2(List<String> tags) {
     String[] out = new String[tags.size()];
     Arrays.fill(out, "O");
-    for (Entity e : entities(tags)) {
+    for (Chunk e : BioDecoder.chunks(tags)) {
       out[e.first()] = "B-" + e.type();
       String inside = "I-" + e.type();
       for (int k = e.first() + 1; k <= e.last(); k++) out[k] = inside;

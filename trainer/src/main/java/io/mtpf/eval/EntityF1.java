@@ -1,7 +1,7 @@
 package io.mtpf.eval;
 
-import io.mtpf.data.BioTags;
-import io.mtpf.data.BioTags.Entity;
+import io.mtpf.runtime.BioDecoder;
+import io.mtpf.runtime.BioDecoder.Chunk;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
@@ -14,7 +14,7 @@ import java.util.TreeMap;
 /**
  * Entity-level precision, recall and F1 for NER, computed as seqeval does in its default (conlleval-compatible)
  * mode: {@code f1_score}, {@code precision_score}, {@code recall_score} (micro) and {@code classification_report}
- * (per type, micro, macro, weighted). Entities come from {@link BioTags#entitiesOfSentences}; a predicted entity is
+ * (per type, micro, macro, weighted). Entities come from {@link BioDecoder#chunksOfSentences}; a predicted entity is
  * correct only when its type, first and last word all match a gold one. A ratio whose denominator is 0 is 0.0
  * (seqeval's default {@code zero_division}); the macro average over no entity types at all is NaN, as numpy's mean
  * of an empty array. Sums follow numpy's pairwise summation so that macro and weighted averages agree with seqeval to
@@ -66,17 +66,17 @@ public final class EntityF1 {
    */
   public static Report evaluate(List<? extends List<String>> gold, List<? extends List<String>> predicted) {
     checkConsistentLength(gold, predicted);
-    List<Entity> goldEntities = BioTags.entitiesOfSentences(gold);
-    Set<Entity> predictedEntities = new HashSet<>(BioTags.entitiesOfSentences(predicted));
+    List<Chunk> goldEntities = BioDecoder.chunksOfSentences(gold);
+    Set<Chunk> predictedEntities = new HashSet<>(BioDecoder.chunksOfSentences(predicted));
 
     // Per type: [gold, predicted, correct]; a TreeMap gives seqeval's sorted(target_names).
     TreeMap<String, int[]> counts = new TreeMap<>();
-    for (Entity e : goldEntities) {
+    for (Chunk e : goldEntities) {
       int[] c = counts.computeIfAbsent(e.type(), t -> new int[3]);
       c[0]++;
       if (predictedEntities.contains(e)) c[2]++;
     }
-    for (Entity e : predictedEntities) counts.computeIfAbsent(e.type(), t -> new int[3])[1]++;
+    for (Chunk e : predictedEntities) counts.computeIfAbsent(e.type(), t -> new int[3])[1]++;
 
     int types = counts.size();
     double[] precision = new double[types], recall = new double[types], f1 = new double[types], weight = new double[types];

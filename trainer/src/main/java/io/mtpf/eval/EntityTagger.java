@@ -3,14 +3,15 @@ package io.mtpf.eval;
 import io.mtpf.Encoder;
 import io.mtpf.EncoderOptions;
 import io.mtpf.MtpfException;
-import io.mtpf.data.BioTags;
 import io.mtpf.data.LabelMap;
+import io.mtpf.runtime.BioDecoder;
 import io.mtpf.runtime.Entity;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -48,8 +49,8 @@ public final class EntityTagger implements AutoCloseable {
   }
 
   /**
-   * Entities of each text: the argmax tag at each word's first sub-token, decoded as seqeval does; an entity's
-   * score is the mean over its words of the softmax probability of the word's tag.
+   * Entities of each text, as the runtime's tagger finds them ({@link BioDecoder#entities}): the argmax tag at each
+   * word's first sub-token, decoded as seqeval does; an entity's score is its words' mean tag probability.
    */
   public List<List<Entity>> tag(List<String> texts) {
     if (texts.isEmpty()) throw new MtpfException("tag: the text list is empty");
@@ -59,40 +60,9 @@ public final class EntityTagger implements AutoCloseable {
       Batch b = Batch.pad(List.of(e), encoder.tokenizer().padId());
       float[] logits = encoder.tokenLogits(b, ADAPTER);
       int k = labels.size();
-      int[] wordIds = e.wordIds(), starts = e.charStart(), ends = e.charEnd();
-      // Per word: its tag and that tag's probability (from its first token), and its character span (over all its
-      // tokens).
-      List<String> tags = new ArrayList<>();
-      List<Double> probabilities = new ArrayList<>();
-      List<int[]> spans = new ArrayList<>();
-      for (int t = 0; t < wordIds.length; t++) {
-        int w = wordIds[t];
-        if (w < 0) continue;
-        while (tags.size() < w) {  // a word that produced no token (e.g. only control characters)
-          tags.add("O");
-          probabilities.add(Double.NaN);
-          spans.add(new int[] {starts[t], starts[t]});
-        }
-        if (w == tags.size()) {
-          int best = 0;
-          for (int c = 1; c < k; c++) if (logits[t * k + c] > logits[t * k + best]) best = c;
-          double sum = 0;
-          for (int c = 0; c < k; c++) sum += Math.exp(logits[t * k + c] - logits[t * k + best]);
-          tags.add(labels.name(best));
-          probabilities.add(1 / sum);
-          spans.add(new int[] {starts[t], ends[t]});
-        } else if (w == tags.size() - 1) {
-          spans.get(w)[1] = ends[t];
-        }
-      }
-      List<Entity> entities = new ArrayList<>();
-      for (BioTags.Entity ent : BioTags.entities(tags)) {
-        int start = spans.get(ent.first())[0], end = spans.get(ent.last())[1];
-        double score = 0;
-        for (int w = ent.first(); w <= ent.last(); w++) score += probabilities.get(w);
-        entities.add(new Entity(ent.type(), start, end, text.substring(start, end), score / (ent.last() - ent.first() + 1)));
-      }
-      out.add(entities);
+      float[][] rows = new float[e.length()][];
+      for (int t = 0; t < rows.length; t++) rows[t] = Arrays.copyOfRange(logits, t * k, (t + 1) * k);
+      out.add(BioDecoder.entities(text, e, rows, labels.names()));
     }
     return out;
   }

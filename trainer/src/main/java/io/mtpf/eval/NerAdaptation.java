@@ -9,6 +9,7 @@ import io.mtpf.StepMetrics;
 import io.mtpf.TrainerConfig;
 import io.mtpf.data.LabelMap;
 import io.mtpf.data.NerDataset;
+import io.mtpf.runtime.BioDecoder;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.LengthBatches;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
@@ -233,8 +235,8 @@ public final class NerAdaptation {
   static final int PREDICT_BATCH = 64;
 
   /**
-   * Predicted IOB2 tags per word: the argmax of {@code tokenLogits} ([batch, seq, labels] of a padded batch) at
-   * each word's first sub-token; a word without tokens gets "O".
+   * Predicted tags per word ({@link BioDecoder#wordTags} of {@code tokenLogits}, [batch, seq, labels] of a padded
+   * batch): the argmax at each word's first sub-token; a word without tokens gets "O".
    * Sentences are batched by length (little padding), the tags returned in the data's order.
    */
   static List<List<String>> predict(Function<Batch, float[]> tokenLogits, WordPieceTokenizer tok, NerDataset data,
@@ -246,17 +248,13 @@ public final class NerAdaptation {
     LengthBatches.forEach(encodings, PREDICT_BATCH, tok.padId(), (b, rows) -> {
       float[] logits = tokenLogits.apply(b);
       for (int i = 0; i < rows.length; i++) {
-        int[] first = encodings.get(rows[i]).firstSubtokenIndices();
-        List<String> tags = new ArrayList<>(first.length);
-        for (int w = 0; w < first.length; w++) {
-          if (first[w] < 0) {
-            tags.add("O");
-            continue;
-          }
-          int base = (i * b.seqLen() + first[w]) * k, best = 0;
-          for (int c = 1; c < k; c++) if (logits[base + c] > logits[base + best]) best = c;
-          tags.add(labels.name(best));
+        Encoding e = encodings.get(rows[i]);
+        float[][] tokenRows = new float[e.length()][];
+        for (int t = 0; t < tokenRows.length; t++) {
+          int base = (i * b.seqLen() + t) * k;
+          tokenRows[t] = Arrays.copyOfRange(logits, base, base + k);
         }
+        List<String> tags = List.of(BioDecoder.wordTags(e, tokenRows, labels.names(), null));
         out.set(rows[i], tags);
       }
     });

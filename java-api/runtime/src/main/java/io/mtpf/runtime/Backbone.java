@@ -317,14 +317,11 @@ public final class Backbone implements AutoCloseable {
     if (labels.isEmpty())
       throw new AdapterException("tag: " + adapter.describe() + " has no labels (none in head_" + adapter.headName()
           + ".json and no labels.json)");
-    int outside = labels.indexOf("O");
-    if (outside < 0) throw new AdapterException("tag: " + adapter.describe() + ": its labels " + labels + " have no 'O'");
-    String labelLines = String.join("\n", labels);
     List<Encoding> encodings = tokenize(texts, "", "tag");
     List<float[][]> logits = tokenLogits(encodings, adapter, "tag");
     List<Entity>[] out = newListArray(texts.size());
     for (int i = 0; i < texts.size(); i++)
-      out[i] = entities(texts.get(i), encodings.get(i), logits.get(i), outside, labels, labelLines);
+      out[i] = BioDecoder.entities(texts.get(i), encodings.get(i), logits.get(i), labels);
     return Collections.unmodifiableList(Arrays.asList(out));
   }
 
@@ -360,54 +357,6 @@ public final class Backbone implements AutoCloseable {
   @SuppressWarnings("unchecked")
   private static List<Entity>[] newListArray(int n) {
     return (List<Entity>[]) new List<?>[n];
-  }
-
-  /** Word tags from the first sub-token of each word, BIO-decoded natively, mapped to character spans. */
-  private static List<Entity> entities(String text, Encoding e, float[][] logits, int outside, List<String> labels,
-      String labelLines) {
-    int[] wordIds = e.wordIds(), sequenceIds = e.sequenceIds(), starts = e.charStart(), ends = e.charEnd();
-    int words = 0;
-    for (int t = 0; t < wordIds.length; t++) if (sequenceIds[t] == 0) words = Math.max(words, wordIds[t] + 1);
-    if (words == 0) return Collections.emptyList();
-    int[] tags = new int[words];
-    double[] prob = new double[words];
-    int[] wordStart = new int[words], wordEnd = new int[words];
-    boolean[] seen = new boolean[words];
-    // A word without tokens (normalization emptied it) stays "O", with an empty span where the previous word ended.
-    Arrays.fill(tags, outside);
-    for (int t = 0; t < wordIds.length; t++) {
-      int w = wordIds[t];
-      if (w < 0 || sequenceIds[t] != 0) continue;
-      if (!seen[w]) {
-        seen[w] = true;
-        float[] z = logits[t];
-        int best = 0;
-        for (int c = 1; c < z.length; c++) if (z[c] > z[best]) best = c;
-        double sum = 0;
-        for (float v : z) sum += Math.exp(v - z[best]);
-        tags[w] = best;
-        prob[w] = 1 / sum;
-        wordStart[w] = starts[t];
-      }
-      wordEnd[w] = ends[t];
-    }
-    for (int w = 0; w < words; w++) {
-      if (!seen[w]) wordStart[w] = wordEnd[w] = w == 0 ? 0 : wordEnd[w - 1];
-    }
-    int[] spans = new int[3 * words];
-    int numWords = words;
-    int n = RuntimeNative.call("decode_bio", () -> MtpfRuntimeNative.decode_bio(tags, numWords, labelLines, spans, numWords));
-    List<Entity> out = new ArrayList<>(n);
-    for (int s = 0; s < n; s++) {
-      int first = spans[3 * s], last = spans[3 * s + 1];
-      String label = labels.get(spans[3 * s + 2]);
-      String type = label.startsWith("B-") || label.startsWith("I-") ? label.substring(2) : label;
-      double score = 0;
-      for (int w = first; w <= last; w++) score += prob[w];
-      int start = wordStart[first], end = wordEnd[last];
-      out.add(new Entity(type, start, end, text.substring(start, end), score / (last - first + 1)));
-    }
-    return Collections.unmodifiableList(out);
   }
 
   private static void requireTexts(List<String> texts, String what) {

@@ -103,9 +103,5 @@ public final class MtpfRuntimeNative {
         float[] out);
   }
 
-  /** Word-level BIO decoding; spans are [first_word, last_word_inclusive, label_id] triples. */
-  public static native int decode_bio(@Cast("const int32_t*") int[] wordLabelIds, int numWords, @StdString String labels,
-      @Cast("int32_t*") int[] spans, int maxSpans);
-
   public static native @StdString String runtime_version();
 }
