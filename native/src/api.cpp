@@ -235,19 +235,9 @@ void Encoder::save(const std::string& dir) const {
   });
 }
 
-// ---- Trainer ----
+// ---- DistributedGroup ----
 
-class TrainSessionImpl {
- public:
-  std::unique_ptr<TrainSession> session;
-};
-
-class ProcessGroupImpl {
- public:
-  std::unique_ptr<ProcessGroup> group;
-};
-
-DistributedGroup::DistributedGroup(const std::string& config_json, const std::string& device) : impl_(nullptr) {
+DistributedGroup::DistributedGroup(const std::string& config_json, const std::string& device) : group_(nullptr) {
   guarded("joining the process group", [&] {
     const auto j = parse_json(config_json, "distributed config");
     torch::Device d(torch::kCPU);
@@ -256,28 +246,26 @@ DistributedGroup::DistributedGroup(const std::string& config_json, const std::st
     } catch (const c10::Error&) {
       fail("unknown device '", device, "' (cpu, cuda or cuda:N)");
     }
-    auto impl = std::make_unique<ProcessGroupImpl>();
-    impl->group = std::make_unique<ProcessGroup>(DistributedConfig::from_json(j), d);
-    impl_ = impl.release();
+    group_ = new ProcessGroup(DistributedConfig::from_json(j), d);
     return 0;
   });
 }
 
-DistributedGroup::~DistributedGroup() { delete impl_; }
-int DistributedGroup::rank() const { return impl_->group->rank(); }
-int DistributedGroup::size() const { return impl_->group->size(); }
-std::string DistributedGroup::backend() const { return impl_->group->backend(); }
+DistributedGroup::~DistributedGroup() { delete group_; }
+int DistributedGroup::rank() const { return group_->rank(); }
+int DistributedGroup::size() const { return group_->size(); }
+std::string DistributedGroup::backend() const { return group_->backend(); }
 
 void DistributedGroup::barrier() {
   guarded("barrier", [&] {
-    impl_->group->barrier();
+    group_->barrier();
     return 0;
   });
 }
 
 std::string DistributedGroup::broadcast_string(const std::string& value) {
   return guarded("broadcast", [&] {
-    auto& g = *impl_->group;
+    auto& g = *group_;
     auto size = torch::tensor({static_cast<int64_t>(value.size())});
     g.broadcast_from_rank0({size});
     auto bytes = torch::zeros({size.item<int64_t>()}, torch::kUInt8);
@@ -291,7 +279,7 @@ void DistributedGroup::all_reduce_sum(double* values, int n) {
   if (!values || n <= 0) fail("all_reduce_sum: no values");
   guarded("all-reduce", [&] {
     auto t = torch::from_blob(values, {n}, torch::kFloat64).clone();
-    impl_->group->all_reduce_sum({t});
+    group_->all_reduce_sum({t});
     std::memcpy(values, t.data_ptr<double>(), n * sizeof(double));
     return 0;
   });
@@ -310,18 +298,15 @@ std::string trainer_config_defaults() {
 
 Trainer::Trainer(const std::string& model_dir, const std::string& config_json) : Trainer(model_dir, config_json, nullptr) {}
 
-Trainer::Trainer(const std::string& model_dir, const std::string& config_json, DistributedGroup* group) : impl_(nullptr) {
+Trainer::Trainer(const std::string& model_dir, const std::string& config_json, DistributedGroup* group) : session_(nullptr) {
   guarded("creating the trainer", [&] {
     const auto j = parse_json(config_json, "trainer config");
-    auto impl = std::make_unique<TrainSessionImpl>();
-    impl->session = std::make_unique<TrainSession>(model_dir, TrainConfig::from_json(j),
-                                                   group ? group->impl()->group.get() : nullptr);
-    impl_ = impl.release();
+    session_ = new TrainSession(model_dir, TrainConfig::from_json(j), group ? &group->group() : nullptr);
     return 0;
   });
 }
 
-Trainer::~Trainer() { delete impl_; }
+Trainer::~Trainer() { delete session_; }
 
 StepResult Trainer::step(const StepBatch& batch) {
   return guarded("train step", [&] {
@@ -345,7 +330,7 @@ StepResult Trainer::step(const StepBatch& batch) {
       in.ner_mask = tensor(batch.ner_mask, batch.ner_rows, batch.ner_len, "ner_mask");
       in.ner_labels = tensor(batch.ner_labels, batch.ner_rows, batch.ner_len, "ner_labels");
     }
-    const auto m = impl_->session->step(in, batch.measure, batch.read);
+    const auto m = session_->step(in, batch.measure, batch.read);
     StepResult r;
     r.tc_loss = m.tc_loss;
     r.ner_loss = m.ner_loss;
@@ -358,49 +343,49 @@ StepResult Trainer::step(const StepBatch& batch) {
   });
 }
 
-long long Trainer::optimizer_steps() const { return impl_->session->optimizer_steps(); }
-long long Trainer::micro_steps() const { return impl_->session->micro_steps(); }
-int Trainer::hidden_size() const { return impl_->session->model().config().hidden_size; }
-int Trainer::max_sequence_length() const { return impl_->session->model().config().max_sequence_length(); }
-std::string Trainer::precision() const { return impl_->session->config().precision; }
+long long Trainer::optimizer_steps() const { return session_->optimizer_steps(); }
+long long Trainer::micro_steps() const { return session_->micro_steps(); }
+int Trainer::hidden_size() const { return session_->model().config().hidden_size; }
+int Trainer::max_sequence_length() const { return session_->model().config().max_sequence_length(); }
+std::string Trainer::precision() const { return session_->config().precision; }
 
 void Trainer::save_checkpoint(const std::string& dir, const std::string& extra_json) const {
   guarded("save_checkpoint", [&] {
     const auto extra =
         extra_json.empty() ? nlohmann::json::object() : parse_json(extra_json, "checkpoint extra state");
-    impl_->session->save_checkpoint(dir, extra);
+    session_->save_checkpoint(dir, extra);
     return 0;
   });
 }
 
 std::string Trainer::load_checkpoint(const std::string& dir) {
-  return guarded("load_checkpoint", [&] { return impl_->session->load_checkpoint(dir).dump(); });
+  return guarded("load_checkpoint", [&] { return session_->load_checkpoint(dir).dump(); });
 }
 
 void Trainer::export_backbone(const std::string& dir) const {
   guarded("export_backbone", [&] {
-    impl_->session->export_backbone(dir);
+    session_->export_backbone(dir);
     return 0;
   });
 }
 
 void Trainer::export_adapter(const std::string& name, const std::string& dir) const {
   guarded("export_adapter", [&] {
-    impl_->session->export_adapter(name, dir);
+    session_->export_adapter(name, dir);
     return 0;
   });
 }
 
 void Trainer::export_head(const std::string& dir) const {
   guarded("export_head", [&] {
-    impl_->session->export_head(dir);
+    session_->export_head(dir);
     return 0;
   });
 }
 
 void Trainer::set_stage(int stage, double lr, long long total_steps, long long warmup_steps) {
   guarded("set_stage", [&] {
-    impl_->session->set_stage(stage, lr, total_steps, warmup_steps);
+    session_->set_stage(stage, lr, total_steps, warmup_steps);
     return 0;
   });
 }
@@ -410,7 +395,7 @@ void Trainer::ner_logits(const int64_t* ids, const int64_t* mask, int batch, int
     if (!ids || !mask || !out || batch <= 0 || seq <= 0) fail("ner_logits: empty input or null buffer");
     auto t_ids = torch::from_blob(const_cast<int64_t*>(ids), {batch, seq}, torch::kLong);
     auto t_mask = torch::from_blob(const_cast<int64_t*>(mask), {batch, seq}, torch::kLong);
-    EncoderImpl::copy_out(impl_->session->ner_logits(t_ids, t_mask), out);
+    EncoderImpl::copy_out(session_->ner_logits(t_ids, t_mask), out);
     return 0;
   });
 }
@@ -421,7 +406,7 @@ void Trainer::token_states(const int64_t* ids, const int64_t* mask, int batch, i
     if (!ids || !mask || !out || batch <= 0 || seq <= 0) fail("token_states: empty input or null buffer");
     auto t_ids = torch::from_blob(const_cast<int64_t*>(ids), {batch, seq}, torch::kLong);
     auto t_mask = torch::from_blob(const_cast<int64_t*>(mask), {batch, seq}, torch::kLong);
-    EncoderImpl::copy_out(impl_->session->embed_tokens(t_ids, t_mask, adapter), out);
+    EncoderImpl::copy_out(session_->embed_tokens(t_ids, t_mask, adapter), out);
     return 0;
   });
 }

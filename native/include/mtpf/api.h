@@ -62,8 +62,10 @@ class Encoder {
   EncoderImpl* impl_;
 };
 
-class TrainSessionImpl;
-class ProcessGroupImpl;
+// The libtorch classes behind the facades below (train_session.h, distributed.h): declared only, so this header
+// stays torch-free.
+class TrainSession;
+class ProcessGroup;
 
 // One rank's membership of a data-parallel job (torchrun's environment, as JSON: rank, world_size, master_addr,
 // master_port, agent_store, restart_count, timeout_s, backend) on `device`: joins at construction (rank 0 hosts
@@ -86,10 +88,10 @@ class DistributedGroup {
   // Sum over ranks, in place.
   void all_reduce_sum(double* values, int n);
 
-  ProcessGroupImpl* impl() const { return impl_; }
+  ProcessGroup& group() const { return *group_; }
 
  private:
-  ProcessGroupImpl* impl_;
+  ProcessGroup* group_;
 };
 
 // Whether this build can train data-parallel on `device` ("" when it can, else the reason and what to install).
@@ -170,7 +172,7 @@ class Trainer {
                     const std::string& adapter, float* out);
 
  private:
-  TrainSessionImpl* impl_;
+  TrainSession* session_;
 };
 
 // Mini-batch k-means (scikit-learn's MiniBatchKMeans) over x [n, d] row-major on `device`. Writes centers [k, d]

@@ -8,14 +8,14 @@ import java.util.Map;
 
 /**
  * One rank's membership of a data-parallel job on torch.distributed's c10d (Gloo on the CPU, NCCL on CUDA), joined
- * from torchrun's environment. Give it to {@link PretrainSession#open(java.nio.file.Path, TrainerConfig, Distributed)}:
+ * from torchrun's environment. Give it to {@link Trainer#open(java.nio.file.Path, TrainerConfig, Distributed)}:
  * each step then takes this rank's share of the global batch, and losses, metrics and gradients are the global
  * batch's. Owns native memory and sockets: close it after the session.
  *
  * <pre>{@code
  * Distributed.Env env = Distributed.Env.fromEnvironment();   // RANK, WORLD_SIZE, MASTER_ADDR, ... (torchrun)
  * try (Distributed group = Distributed.join(env, "cpu");
- *      PretrainSession s = PretrainSession.open(model, config, group)) { ... }
+ *      Trainer s = Trainer.open(model, config, group)) { ... }
  * }</pre>
  */
 public final class Distributed implements AutoCloseable {

@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The native trainer's configuration ({@link PretrainSession#open}), field for field the schema that
+ * The native trainer's configuration ({@link Trainer#open}), field for field the schema that
  * native/src/train_session.cpp defines once (its sections are run.yaml's, with run.yaml's keys where a field is in
  * both; the native side refuses unknown keys). Fields start at the native defaults; TrainerConfigTest compares the
  * two key for key, so neither side can gain, lose or re-default a field alone.
@@ -93,7 +93,7 @@ public final class TrainerConfig {
 
   /**
    * ner-adapt: a LoRA of rank {@code r} on every layer (targets query, key, MLP unless changed) and a head over
-   * {@code classes} labels; stage 1 (head only) until {@link PretrainSession#setStage}.
+   * {@code classes} labels; stage 1 (head only) until {@link Trainer#setStage}.
    */
   public static TrainerConfig nerAdapt(long classes, long r, double alpha) {
     TrainerConfig c = of("ner-adapt");

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.mtpf.Encoder;
-import io.mtpf.PretrainSession;
+import io.mtpf.Trainer;
 import io.mtpf.StepBatch;
 import io.mtpf.TrainerConfig;
 import io.mtpf.TokenEmbeddings;
@@ -109,7 +109,7 @@ class RuntimeParityTest {
     List<List<String>> conll = Sentences.conllWords("conll2003/train.txt.gz", 64);
     List<String> texts = new ArrayList<>(Sentences.mixed(15));
     Path dir = model("bge-small-en-v15");
-    try (PretrainSession a = trainedNerSession(dir, conll, 1); PretrainSession b = trainedNerSession(dir, conll, 2)) {
+    try (Trainer a = trainedNerSession(dir, conll, 1); Trainer b = trainedNerSession(dir, conll, 2)) {
       Path adapterA = export(a, tmp.resolve("ner-a")), adapterB = export(b, tmp.resolve("ner-b"));
       double hiddenDiff = 0, logitDiff = 0, mixedDiff = 0, adapterEffect = 0;
       try (Backbone bb = Backbone.load(dir); Adapter ra = Adapter.load(adapterA); Adapter rb = Adapter.load(adapterB)) {
@@ -162,13 +162,13 @@ class RuntimeParityTest {
   }
 
   /** A CoNLL-style NER adapter: LoRA r 8 on query, key and MLP of every layer plus a head, a few steps at a high LR. */
-  static PretrainSession trainedNerSession(Path dir, List<List<String>> sentences, long seed) {
+  static Trainer trainedNerSession(Path dir, List<List<String>> sentences, long seed) {
     List<String> labels = List.of("O", "B-PER", "I-PER", "B-LOC", "I-LOC");
     TrainerConfig config = TrainerConfig.nerAdapt(labels.size(), 8, 16);
     config.seed = seed;
     config.optimizer.lr = 0.01;
     config.optimizer.totalSteps = 100;
-    PretrainSession s = PretrainSession.open(dir, config);
+    Trainer s = Trainer.open(dir, config);
     s.setStage(2, 0.01, 100, 0);
     WordPieceTokenizer tok = s.tokenizer();
     java.util.Random random = new java.util.Random(seed);
@@ -191,7 +191,7 @@ class RuntimeParityTest {
     return s;
   }
 
-  static Path export(PretrainSession s, Path dir) throws Exception {
+  static Path export(Trainer s, Path dir) throws Exception {
     s.exportAdapter("ner", dir);
     Files.writeString(dir.resolve("labels.json"), "{\"labels\": [\"O\", \"B-PER\", \"I-PER\", \"B-LOC\", \"I-LOC\"]}");
     return dir;

@@ -3,7 +3,7 @@ package io.mtpf.eval;
 import io.mtpf.Encoder;
 import io.mtpf.EncoderOptions;
 import io.mtpf.MtpfException;
-import io.mtpf.PretrainSession;
+import io.mtpf.Trainer;
 import io.mtpf.StepBatch;
 import io.mtpf.StepMetrics;
 import io.mtpf.TrainerConfig;
@@ -114,7 +114,7 @@ public final class NerAdaptation {
     config.seed = s.seed();
     config.device = s.device();
     config.adapt.init = nerAdapter == null ? "" : nerAdapter.toString();
-    try (PretrainSession session = PretrainSession.open(backbone, config)) {
+    try (Trainer session = Trainer.open(backbone, config)) {
       WordPieceTokenizer tok = session.tokenizer();
       List<Encoding> encodings = new ArrayList<>(train.size());
       List<int[]> tokenLabels = new ArrayList<>(train.size());

@@ -6,7 +6,7 @@ import io.mtpf.Distributed;
 import io.mtpf.MtpfException;
 import io.mtpf.NativeCalls;
 import io.mtpf.NativeCore;
-import io.mtpf.PretrainSession;
+import io.mtpf.Trainer;
 import io.mtpf.TrainerConfig;
 import io.mtpf.StepMetrics;
 import io.mtpf.data.BadLines;
@@ -118,7 +118,7 @@ public final class Pretrainer {
     }
     if (labels != null) log("data: " + labels.sentences().size() + " pseudo-labelled sentences, k = " + labels.clusters());
 
-    try (PretrainSession session = PretrainSession.open(student, nativeConfig(labels), group)) {
+    try (Trainer session = Trainer.open(student, nativeConfig(labels), group)) {
       if (lead) recordEnvironment(session, group);
       TrainingData data = new TrainingData(pairs, labels == null ? null : labels.sentences(), session.tokenizer(),
           c.tc.batchSize, c.tc.maxLength, c.ner.batchSize, c.ner.maxLength, c.seed, env.rank(), env.worldSize());
@@ -328,7 +328,7 @@ public final class Pretrainer {
     return t;
   }
 
-  private Map<String, Double> measureProbes(InterferenceProbes probes, PretrainSession session) {
+  private Map<String, Double> measureProbes(InterferenceProbes probes, Trainer session) {
     Map<String, Double> m = new LinkedHashMap<>(probes.measure(session, ""));
     if (strategy.loras) {
       if (strategy.tc) probes.measure(session, "tc").forEach((k, v) -> m.put("tc_" + k, v));
@@ -343,7 +343,7 @@ public final class Pretrainer {
     return out;
   }
 
-  private void checkpoint(PretrainSession session, Path checkpoints, long step) {
+  private void checkpoint(Trainer session, Path checkpoints, long step) {
     Path dir = checkpoints.resolve("step-" + step);
     ObjectNode extra = JSON.createObjectNode();
     extra.put("step", step);
@@ -366,7 +366,7 @@ public final class Pretrainer {
   }
 
   /** What ran, beside run.yaml (which keeps what was asked): the precision with "auto" resolved, libtorch, threads. */
-  private void recordEnvironment(PretrainSession session, Distributed group) {
+  private void recordEnvironment(Trainer session, Distributed group) {
     String precision = session.precision();
     log("precision: " + precision + ("auto".equals(c.precision) ? " (auto: " + ("bf16".equals(precision)
         ? "the device has bf16 matrix units)" : "no bf16 matrix units on this device)") : ""));
@@ -395,7 +395,7 @@ public final class Pretrainer {
     }
   }
 
-  private void resume(PretrainSession session, Path checkpoints) {
+  private void resume(Trainer session, Path checkpoints) {
     Path pointer = checkpoints.resolve("latest");
     if (!Files.exists(pointer)) {
       log("resume: no checkpoint in " + checkpoints + "; starting from step 0");
@@ -410,7 +410,7 @@ public final class Pretrainer {
     }
   }
 
-  private void exportOutputs(PretrainSession session) {
+  private void exportOutputs(Trainer session) {
     session.exportBackbone(out.resolve("backbone"));
     if (strategy.loras) {
       if (strategy.tc) session.exportAdapter("tc", out.resolve("adapters/tc"));

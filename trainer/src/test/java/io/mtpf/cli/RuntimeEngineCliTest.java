@@ -3,7 +3,7 @@ package io.mtpf.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mtpf.PretrainSession;
+import io.mtpf.Trainer;
 import io.mtpf.StepBatch;
 import io.mtpf.TrainerConfig;
 import io.mtpf.tokenizer.Batch;
@@ -33,7 +33,7 @@ class RuntimeEngineCliTest {
     TrainerConfig config = TrainerConfig.nerAdapt(5, 2, 4);
     config.optimizer.lr = 0.1;
     config.optimizer.totalSteps = 10;
-    try (PretrainSession s = PretrainSession.open(model, config)) {
+    try (Trainer s = Trainer.open(model, config)) {
       s.setStage(2, 0.1, 10, 0);
       Random random = new Random(7);
       List<String> words = List.of("hello", "world", "worlds", "a", "b", "c", "!");

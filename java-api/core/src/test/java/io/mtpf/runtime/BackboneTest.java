@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.mtpf.Encoder;
 import io.mtpf.EncoderOptions;
 import io.mtpf.MtpfException;
-import io.mtpf.PretrainSession;
+import io.mtpf.Trainer;
 import io.mtpf.TokenEmbeddings;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
@@ -40,8 +40,8 @@ class BackboneTest {
       "angela merkel met a dog in paris , the cat sat on the big red mat in berlin .");
 
   static Path model;
-  static PretrainSession sessionA;
-  static PretrainSession sessionB;
+  static Trainer sessionA;
+  static Trainer sessionB;
   static Path adapterA;
   static Path adapterB;
 

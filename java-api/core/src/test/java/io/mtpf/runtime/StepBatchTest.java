@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mtpf.MtpfException;
-import io.mtpf.PretrainSession;
+import io.mtpf.Trainer;
 import io.mtpf.StepBatch;
 import io.mtpf.StepMetrics;
 import io.mtpf.TrainerConfig;
@@ -40,7 +40,7 @@ class StepBatchTest {
     TrainerConfig config = TrainerConfig.of("mtpf");
     config.ner.classes = 5;
     config.tc.chunkSize = 0;
-    try (PretrainSession s = PretrainSession.open(model, config)) {
+    try (Trainer s = Trainer.open(model, config)) {
       WordPieceTokenizer tok = s.tokenizer();
       Batch a = pad(tok, "the cat sat", "a dog ran"), p = pad(tok, "on the mat", "big red dog");
       Batch n = pad(tok, "angela merkel met", "in paris");
@@ -60,7 +60,7 @@ class StepBatchTest {
         TinyRuntimeModels.bertConfig(16, 1).replace("\"vocab_size\":" + TinyRuntimeModels.VOCAB.size(), "\"vocab_size\":10"), 3);
     TrainerConfig ner = TrainerConfig.of("pf-ner");
     ner.ner.classes = 5;
-    try (PretrainSession s = PretrainSession.open(small, ner)) {
+    try (Trainer s = Trainer.open(small, ner)) {
       Batch far = pad(s.tokenizer(), "angela merkel met");
       MtpfException e = assertThrows(MtpfException.class,
           () -> s.step(StepBatch.ner(far, new long[far.inputIds().length]), false));

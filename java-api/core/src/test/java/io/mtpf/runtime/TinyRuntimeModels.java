@@ -1,7 +1,7 @@
 package io.mtpf.runtime;
 
 import io.mtpf.Encoder;
-import io.mtpf.PretrainSession;
+import io.mtpf.Trainer;
 import io.mtpf.StepBatch;
 import io.mtpf.TrainerConfig;
 import io.mtpf.tokenizer.Batch;
@@ -49,12 +49,12 @@ final class TinyRuntimeModels {
   }
 
   /** A ner-adapt session (LoRA rank r on every layer + a head over LABELS) trained a few steps with a high LR. */
-  static PretrainSession trainedSession(Path model, int r, long seed) {
+  static Trainer trainedSession(Path model, int r, long seed) {
     TrainerConfig config = TrainerConfig.nerAdapt(LABELS.size(), r, 2 * r);
     config.seed = seed;
     config.optimizer.lr = 0.05;
     config.optimizer.totalSteps = 100;
-    PretrainSession s = PretrainSession.open(model, config);
+    Trainer s = Trainer.open(model, config);
     s.setStage(2, 0.05, 100, 0);
     WordPieceTokenizer tok = s.tokenizer();
     Random random = new Random(seed);
@@ -82,7 +82,7 @@ final class TinyRuntimeModels {
   }
 
   /** Exports the session's adapter and head, with labels.json beside them (what `mtpf adapt-ner --out` writes). */
-  static Path exportAdapter(PretrainSession s, Path dir) throws IOException {
+  static Path exportAdapter(Trainer s, Path dir) throws IOException {
     s.exportAdapter("ner", dir);
     StringBuilder json = new StringBuilder("{\"labels\": [");
     for (int i = 0; i < LABELS.size(); i++) json.append(i == 0 ? "\"" : ", \"").append(LABELS.get(i)).append('"');

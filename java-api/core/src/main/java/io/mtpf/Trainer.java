@@ -10,23 +10,24 @@ import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
 
 /**
- * One pre-finetuning run held by the native core (strategies pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l; PCGrad;
- * task-primary LoRAs). {@link #step} is one native call doing both forwards, losses, backward passes, PCGrad and
- * the AdamW update. Owns native memory: close it. Not for concurrent use.
+ * One training session held by the native core (api.h's {@code mtpf::Trainer}, over its libtorch
+ * {@code TrainSession}): a pre-finetuning run (strategies pf-tc, pf-ner, mtpf, mtpf-tpl, pf-l; PCGrad; task-primary
+ * LoRAs) or a downstream NER adaptation (ner-adapt). {@link #step} is one native call doing both forwards, losses,
+ * backward passes, PCGrad and the AdamW update. Owns native memory: close it. Not for concurrent use.
  */
-public final class PretrainSession implements AutoCloseable, TokenStateSource {
+public final class Trainer implements AutoCloseable, TokenStateSource {
   private final NativeTrainer trainer;
   private final WordPieceTokenizer tokenizer;
   private final int hiddenSize;
   private boolean closed;
 
-  private PretrainSession(NativeTrainer trainer, WordPieceTokenizer tokenizer) {
+  private Trainer(NativeTrainer trainer, WordPieceTokenizer tokenizer) {
     this.trainer = trainer;
     this.tokenizer = tokenizer;
     this.hiddenSize = trainer.hidden_size();
   }
 
-  public static PretrainSession open(Path modelDir, TrainerConfig config) {
+  public static Trainer open(Path modelDir, TrainerConfig config) {
     return open(modelDir, config, null);
   }
 
@@ -35,11 +36,11 @@ public final class PretrainSession implements AutoCloseable, TokenStateSource {
    * the global batch (the same number of rows on every rank), and all ranks call {@link #step} with the same flags.
    * The group must stay open until this session is closed.
    */
-  public static PretrainSession open(Path modelDir, TrainerConfig config, Distributed group) {
+  public static Trainer open(Path modelDir, TrainerConfig config, Distributed group) {
     String configJson = config.toJson();
     WordPieceTokenizer tokenizer = WordPieceTokenizer.fromFolder(modelDir);
     NativeCore.ensureThreads();
-    return new PretrainSession(NativeCore.call("trainer", () -> group == null
+    return new Trainer(NativeCore.call("trainer", () -> group == null
         ? new NativeTrainer(modelDir.toString(), configJson)
         : new NativeTrainer(modelDir.toString(), configJson, group.nativeGroup())), tokenizer);
   }
