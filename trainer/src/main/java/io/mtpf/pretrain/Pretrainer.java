@@ -104,19 +104,9 @@ public final class Pretrainer {
     ModelResolver models = new ModelResolver(o.modelsDir(), o.offline());
     Path student = models.resolve(c.model, this::log);
     BadLines bad = c.skipBadLines ? BadLines.skip() : BadLines.fail();
-
     List<PairDataset> pairs = strategy.tc ? loadPairs(models, bad) : List.of();
-    // Pseudo-labels are computed once, by rank 0, and sent to the others.
-    PseudoLabels labels = !strategy.ner ? null
-        : group == null ? loadPseudoLabels(models, bad)
-        : PseudoLabels.fromJson(group.broadcast(lead ? loadPseudoLabels(models, bad).toJson() : ""), "rank 0's pseudo-labels");
-    if (!bad.summary().isEmpty()) log("data: " + bad.summary());
-    if (strategy.tc) {
-      long total = pairs.stream().mapToLong(PairDataset::size).sum();
-      log(String.format("data: %d pair datasets, %d pairs (%s)", pairs.size(), total,
-          String.join(", ", pairs.stream().map(d -> d.name() + " " + d.size()).toList())));
-    }
-    if (labels != null) log("data: " + labels.sentences().size() + " pseudo-labelled sentences, k = " + labels.clusters());
+    PseudoLabels labels = strategy.ner ? sharedPseudoLabels(models, bad, group) : null;
+    logData(pairs, labels, bad);
 
     try (Trainer session = Trainer.open(student, nativeConfig(labels), group)) {
       if (lead) recordEnvironment(session, group);
@@ -124,94 +114,134 @@ public final class Pretrainer {
           c.tc.batchSize, c.tc.maxLength, c.ner.batchSize, c.ner.maxLength, c.seed, env.rank(), env.worldSize());
       Path checkpoints = out.resolve("checkpoints");
       if (o.resume()) resume(session, checkpoints);
-      long accumulation = c.optimizer.accumulation;
-      long firstMicro = session.microSteps(), lastMicro = c.steps * accumulation;
-      if (firstMicro >= lastMicro) log("run already complete at step " + session.optimizerSteps());
       InterferenceProbes probes = InterferenceProbes.forRun(probeDataDir(),
           labels == null ? fallbackProbeSentences(models) : sentencesOf(labels), c.logging.probeSentences, c.seed,
           Math.min(c.tc.maxLength, c.ner.maxLength));
       // Probes and files are rank 0's (probes run no collective, so the other ranks need not wait for them).
       Map<String, Double> before = lead ? measureProbes(probes, session) : Map.of();
-      double[] first = {Double.NaN, Double.NaN}, last = {Double.NaN, Double.NaN};
-      // On SIGTERM / Ctrl-C the run stops after its step with a checkpoint (the exit waits for it: NativeCalls); the
-      // ranks of a job first agree on the step (stopAgreed), so that all stop after the same one.
-      long stoppedAt = -1;
-      try (NativeCalls.Hold exitWaits = NativeCalls.hold();
-          MetricsLog metrics = lead ? new MetricsLog(out.resolve("metrics.jsonl"), session.optimizerSteps()) : null;
-          BatchPrefetcher batches = new BatchPrefetcher(data, strategy.tc, strategy.ner, firstMicro, lastMicro, 3)) {
-        if (firstMicro == 0 && lead) metrics.write(0, prefixed(before));
-        ProgressBar bar = new ProgressBar(lead ? o.console() : new PrintStream(OutputStream.nullOutputStream()),
-            firstMicro / accumulation, c.steps, c.logging.progressBar && lead);
-        long windowTokens = 0, windowStart = System.nanoTime();
-        for (long micro = firstMicro; micro < lastMicro; micro++) {
-          StepBatches b = batches.take();
-          long stepAfter = micro / accumulation + 1;
-          boolean logStep = micro % accumulation == accumulation - 1
-              && (stepAfter % c.logging.logEvery == 0 || stepAfter == c.steps);
-          // Losses come to the host (a device sync) on logged steps only, and on the first step for the summary;
-          // a NaN in between is reported by the next logged step or checkpoint, naming its step.
-          boolean read = logStep || micro == firstMicro;
-          StepMetrics m;
-          try {
-            m = session.step(b.batch(), logStep, read);
-          } catch (MtpfException e) {
-            throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
-          }
-          windowTokens += b.tokens();
-          if (m.read()) {
-            if (Double.isNaN(first[0])) first[0] = m.tcLoss();
-            if (Double.isNaN(first[1])) first[1] = m.nerLoss();
-            last[0] = m.tcLoss();
-            last[1] = m.nerLoss();
-          }
-          if (!m.optimizerStepped()) continue;
-          long step = session.optimizerSteps();
-          double tokensPerS = windowTokens / ((System.nanoTime() - windowStart) / 1e9);
-          if (logStep && lead) {
-            Map<String, Double> row = new LinkedHashMap<>();
-            row.put("tc_loss", m.tcLoss());
-            row.put("ner_loss", m.nerLoss());
-            row.put("lr", m.lr());
-            row.put("grad_norm", m.gradNorm());
-            row.put("grad_cosine", m.gradCosine());
-            row.put("tokens_per_s", tokensPerS);
-            if (step % c.logging.probeEvery == 0 || step == c.steps) row.putAll(prefixed(measureProbes(probes, session)));
-            metrics.write(step, row);
-            windowTokens = 0;
-            windowStart = System.nanoTime();
-          }
-          bar.update(step, String.format("tc %s ner %s %.0f tok/s", fmt(last[0]), fmt(last[1]), tokensPerS),
-              logStep);
-          boolean stop = stopAgreed(group);
-          if (lead && (step % c.logging.checkpointEvery == 0 || step == c.steps || stop)) {
-            try {
-              checkpoint(session, checkpoints, step);
-            } catch (MtpfException e) {
-              throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
-            }
-          }
-          if (stop) {
-            // Said before the hold is released: the JVM halts as soon as its exit hooks are done.
-            log("stopped by the exit signal after step " + step + ": checkpoint " + checkpoints.resolve("step-" + step)
-                + " written; --resume continues from it");
-            stoppedAt = step;
-            break;
-          }
-        }
-        bar.finish();
-      }
-      if (stoppedAt >= 0) {
-        return new Result(out, stoppedAt, first[0], last[0], first[1], last[1], before, Map.of(),
-            (System.nanoTime() - t0) / 1e9, true);
-      }
+      Losses losses = new Losses();
+      long stoppedAt = runSteps(session, data, probes, before, checkpoints, group, losses);
+      if (stoppedAt >= 0) return losses.result(out, stoppedAt, before, Map.of(), t0, true);
       Map<String, Double> after = lead ? measureProbes(probes, session) : Map.of();
       if (lead) {
         exportOutputs(session);
         Plots.write(out.resolve("metrics.jsonl"), out.resolve("plots"));
       }
-      return new Result(out, session.optimizerSteps(), first[0], last[0], first[1], last[1], before, after,
-          (System.nanoTime() - t0) / 1e9, false);
+      return losses.result(out, session.optimizerSteps(), before, after, t0, false);
     }
+  }
+
+  /** Pseudo-labels are computed once, by rank 0, and sent to the others. */
+  private PseudoLabels sharedPseudoLabels(ModelResolver models, BadLines bad, Distributed group) {
+    if (group == null) return loadPseudoLabels(models, bad);
+    String json = group.broadcast(lead ? loadPseudoLabels(models, bad).toJson() : "");
+    return PseudoLabels.fromJson(json, "rank 0's pseudo-labels");
+  }
+
+  private void logData(List<PairDataset> pairs, PseudoLabels labels, BadLines bad) {
+    if (!bad.summary().isEmpty()) log("data: " + bad.summary());
+    if (strategy.tc) {
+      long total = pairs.stream().mapToLong(PairDataset::size).sum();
+      log(String.format("data: %d pair datasets, %d pairs (%s)", pairs.size(), total,
+          String.join(", ", pairs.stream().map(d -> d.name() + " " + d.size()).toList())));
+    }
+    if (labels != null) log("data: " + labels.sentences().size() + " pseudo-labelled sentences, k = " + labels.clusters());
+  }
+
+  /** The first and last losses read back during the run, for its summary. */
+  private static final class Losses {
+    double firstTc = Double.NaN, firstNer = Double.NaN, lastTc = Double.NaN, lastNer = Double.NaN;
+
+    void record(StepMetrics m) {
+      if (!m.read()) return;
+      if (Double.isNaN(firstTc)) firstTc = m.tcLoss();
+      if (Double.isNaN(firstNer)) firstNer = m.nerLoss();
+      lastTc = m.tcLoss();
+      lastNer = m.nerLoss();
+    }
+
+    Result result(Path out, long steps, Map<String, Double> before, Map<String, Double> after, long t0, boolean stopped) {
+      return new Result(out, steps, firstTc, lastTc, firstNer, lastNer, before, after, (System.nanoTime() - t0) / 1e9,
+          stopped);
+    }
+  }
+
+  /**
+   * The training loop from the session's step to the run's last: one native step per micro-batch, metrics and
+   * probes on logged steps, checkpoints. Returns the step it stopped after on SIGTERM / Ctrl-C, else -1.
+   */
+  private long runSteps(Trainer session, TrainingData data, InterferenceProbes probes, Map<String, Double> before,
+      Path checkpoints, Distributed group, Losses losses) {
+    long accumulation = c.optimizer.accumulation;
+    long firstMicro = session.microSteps(), lastMicro = c.steps * accumulation;
+    if (firstMicro >= lastMicro) log("run already complete at step " + session.optimizerSteps());
+    // On SIGTERM / Ctrl-C the run stops after its step with a checkpoint (the exit waits for it: NativeCalls); the
+    // ranks of a job first agree on the step (stopAgreed), so that all stop after the same one.
+    try (NativeCalls.Hold exitWaits = NativeCalls.hold();
+        MetricsLog metrics = lead ? new MetricsLog(out.resolve("metrics.jsonl"), session.optimizerSteps()) : null;
+        BatchPrefetcher batches = new BatchPrefetcher(data, strategy.tc, strategy.ner, firstMicro, lastMicro, 3)) {
+      if (firstMicro == 0 && lead) metrics.write(0, prefixed(before));
+      ProgressBar bar = new ProgressBar(lead ? o.console() : new PrintStream(OutputStream.nullOutputStream()),
+          firstMicro / accumulation, c.steps, c.logging.progressBar && lead);
+      long windowTokens = 0, windowStart = System.nanoTime();
+      for (long micro = firstMicro; micro < lastMicro; micro++) {
+        StepBatches b = batches.take();
+        long stepAfter = micro / accumulation + 1;
+        boolean logStep = micro % accumulation == accumulation - 1
+            && (stepAfter % c.logging.logEvery == 0 || stepAfter == c.steps);
+        // Losses come to the host (a device sync) on logged steps only, and on the first step for the summary;
+        // a NaN in between is reported by the next logged step or checkpoint, naming its step.
+        StepMetrics m;
+        try {
+          m = session.step(b.batch(), logStep, logStep || micro == firstMicro);
+        } catch (MtpfException e) {
+          throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
+        }
+        windowTokens += b.tokens();
+        losses.record(m);
+        if (!m.optimizerStepped()) continue;
+        long step = session.optimizerSteps();
+        double tokensPerS = windowTokens / ((System.nanoTime() - windowStart) / 1e9);
+        if (logStep && lead) {
+          metrics.write(step, metricsRow(m, tokensPerS, step, probes, session));
+          windowTokens = 0;
+          windowStart = System.nanoTime();
+        }
+        bar.update(step, String.format("tc %s ner %s %.0f tok/s", fmt(losses.lastTc), fmt(losses.lastNer), tokensPerS),
+            logStep);
+        boolean stop = stopAgreed(group);
+        if (lead && (step % c.logging.checkpointEvery == 0 || step == c.steps || stop)) {
+          try {
+            checkpoint(session, checkpoints, step);
+          } catch (MtpfException e) {
+            throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
+          }
+        }
+        if (stop) {
+          bar.finish();
+          // Said before the hold is released: the JVM halts as soon as its exit hooks are done.
+          log("stopped by the exit signal after step " + step + ": checkpoint " + checkpoints.resolve("step-" + step)
+              + " written; --resume continues from it");
+          return step;
+        }
+      }
+      bar.finish();
+    }
+    return -1;
+  }
+
+  /** One metrics.jsonl row of a logged step; the probes too on their steps. */
+  private Map<String, Double> metricsRow(StepMetrics m, double tokensPerS, long step, InterferenceProbes probes,
+      Trainer session) {
+    Map<String, Double> row = new LinkedHashMap<>();
+    row.put("tc_loss", m.tcLoss());
+    row.put("ner_loss", m.nerLoss());
+    row.put("lr", m.lr());
+    row.put("grad_norm", m.gradNorm());
+    row.put("grad_cosine", m.gradCosine());
+    row.put("tokens_per_s", tokensPerS);
+    if (step % c.logging.probeEvery == 0 || step == c.steps) row.putAll(prefixed(measureProbes(probes, session)));
+    return row;
   }
 
   /**
