@@ -1,9 +1,8 @@
 package io.mtpf.benchmarks;
 
+import io.mtpf.formats.Fp32Tensor;
+import io.mtpf.formats.Safetensors;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,23 +70,14 @@ final class RandomAdapters {
 
   private static void writeSafetensors(Path file, List<String> keys, List<long[]> shapes, Random random, float scale)
       throws IOException {
-    StringBuilder header = new StringBuilder("{");
-    long offset = 0;
+    List<Fp32Tensor> tensors = new ArrayList<>();
     for (int i = 0; i < keys.size(); i++) {
-      long[] s = shapes.get(i);
       long n = 1;
-      for (long d : s) n *= d;
-      header.append(i == 0 ? "" : ",").append('"').append(keys.get(i)).append("\":{\"dtype\":\"F32\",\"shape\":[");
-      for (int j = 0; j < s.length; j++) header.append(j == 0 ? "" : ",").append(s[j]);
-      header.append("],\"data_offsets\":[").append(offset).append(',').append(offset + 4 * n).append("]}");
-      offset += 4 * n;
+      for (long d : shapes.get(i)) n *= d;
+      float[] v = new float[Math.toIntExact(n)];
+      for (int j = 0; j < v.length; j++) v[j] = (float) random.nextGaussian() * scale;
+      tensors.add(new Fp32Tensor(keys.get(i), shapes.get(i), v));
     }
-    header.append('}');
-    while (header.length() % 8 != 0) header.append(' ');  // data 8-byte aligned, as HF writes it
-    byte[] h = header.toString().getBytes(StandardCharsets.UTF_8);
-    ByteBuffer buf = ByteBuffer.allocate(8 + h.length + (int) offset).order(ByteOrder.LITTLE_ENDIAN);
-    buf.putLong(h.length).put(h);
-    while (buf.hasRemaining()) buf.putFloat((float) random.nextGaussian() * scale);
-    Files.write(file, buf.array());
+    Safetensors.write(file, tensors);
   }
 }

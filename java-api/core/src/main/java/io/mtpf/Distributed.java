@@ -1,7 +1,7 @@
 package io.mtpf;
 
-import io.mtpf.nativebind.MtpfNative;
 import io.mtpf.nativebind.MtpfNative.NativeDistributedGroup;
+import io.mtpf.nativebind.MtpfNative;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Map;

@@ -1,10 +1,10 @@
 package io.mtpf;
 
-import io.mtpf.nativebind.MtpfNative;
 import io.mtpf.nativebind.MtpfNative.NativeEncoder;
-import io.mtpf.tokenizer.LengthBatches;
+import io.mtpf.nativebind.MtpfNative;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
+import io.mtpf.tokenizer.LengthBatches;
 import io.mtpf.tokenizer.WordPieceTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package io.mtpf.data;
 
-import io.mtpf.runtime.BioDecoder;
 import io.mtpf.runtime.BioDecoder.Chunk;
+import io.mtpf.runtime.BioDecoder;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;

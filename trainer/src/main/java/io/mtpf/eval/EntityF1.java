@@ -1,7 +1,7 @@
 package io.mtpf.eval;
 
-import io.mtpf.runtime.BioDecoder;
 import io.mtpf.runtime.BioDecoder.Chunk;
+import io.mtpf.runtime.BioDecoder;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;

@@ -1,5 +1,6 @@
 package io.mtpf.models;
 
+import io.mtpf.formats.Fp32Tensor;
 import java.util.List;
 
 /** A BertModel's parameters under their HF names, in module order, and the config they imply. */

@@ -2,6 +2,7 @@ package io.mtpf.models;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
+import io.mtpf.formats.Safetensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +65,7 @@ public final class HfModelFolder {
     Files.createDirectories(tmp);
     try {
       JSON.writeValue(tmp.resolve(CONFIG).toFile(), checkpoint.config().toJson());
-      SafetensorsWriter.write(tmp.resolve(WEIGHTS), checkpoint.tensors());
+      Safetensors.write(tmp.resolve(WEIGHTS), checkpoint.tensors());
       Files.write(tmp.resolve(TOKENIZER), tokenizer.tokenizerJson(tokenizerJson));
       Files.write(tmp.resolve(VOCAB), tokenizer.vocabTxt());
       int maxLength = Math.min(512, checkpoint.config().maxPositionEmbeddings());

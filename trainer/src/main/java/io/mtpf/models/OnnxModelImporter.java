@@ -1,5 +1,6 @@
 package io.mtpf.models;
 
+import io.mtpf.formats.Fp32Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;

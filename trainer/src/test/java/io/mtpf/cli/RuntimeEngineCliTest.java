@@ -3,8 +3,8 @@ package io.mtpf.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mtpf.Trainer;
 import io.mtpf.StepBatch;
+import io.mtpf.Trainer;
 import io.mtpf.TrainerConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;

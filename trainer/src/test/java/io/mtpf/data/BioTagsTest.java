@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mtpf.runtime.BioDecoder;
 import io.mtpf.data.BioTags.Scheme;
+import io.mtpf.runtime.BioDecoder;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;

@@ -1,12 +1,10 @@
 package io.mtpf.models;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mtpf.cli.ModelsCommand;
+import io.mtpf.formats.Fp32Tensor;
+import io.mtpf.formats.Safetensors;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -21,6 +19,9 @@ import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** `mtpf models list|pull` end to end, on a synthetic jar placed in a throwaway local Maven repository. */
 class ModelsCommandTest {
@@ -117,7 +118,7 @@ class ModelsCommandTest {
     assertEquals(7, config.get("vocab_size").asInt());
     assertEquals(8, config.get("max_position_embeddings").asInt());
 
-    Map<String, Fp32Tensor> weights = SafetensorsWriterTest.read(out.resolve("model.safetensors"));
+    Map<String, Fp32Tensor> weights = Safetensors.readFp32(out.resolve("model.safetensors"));
     assertEquals(model.expected.keySet(), weights.keySet());
     assertTrue(java.util.Arrays.equals(model.expected.get("encoder.layer.5.output.dense.weight"),
         weights.get("encoder.layer.5.output.dense.weight").data()));

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mtpf.MtpfException;
-import io.mtpf.Trainer;
 import io.mtpf.StepBatch;
 import io.mtpf.StepMetrics;
+import io.mtpf.Trainer;
 import io.mtpf.TrainerConfig;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;

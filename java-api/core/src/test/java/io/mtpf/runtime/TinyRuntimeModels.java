@@ -1,23 +1,20 @@
 package io.mtpf.runtime;
 
 import io.mtpf.Encoder;
-import io.mtpf.Trainer;
 import io.mtpf.StepBatch;
+import io.mtpf.Trainer;
 import io.mtpf.TrainerConfig;
+import io.mtpf.formats.Fp32Tensor;
+import io.mtpf.formats.Safetensors;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.WordPieceTokenizer;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 
 /**
@@ -90,27 +87,6 @@ final class TinyRuntimeModels {
     return dir;
   }
 
-  /** Writes an F32 safetensors file by hand (shapes given as long[] beside each flat array). */
-  static void writeSafetensors(Path file, Map<String, float[]> tensors, Map<String, long[]> shapes) throws IOException {
-    StringBuilder header = new StringBuilder("{");
-    long offset = 0;
-    for (Map.Entry<String, float[]> e : tensors.entrySet()) {
-      long end = offset + 4L * e.getValue().length;
-      if (header.length() > 1) header.append(',');
-      header.append('"').append(e.getKey()).append("\":{\"dtype\":\"F32\",\"shape\":")
-          .append(Arrays.toString(shapes.get(e.getKey())).replace(" ", "")).append(",\"data_offsets\":[").append(offset)
-          .append(',').append(end).append("]}");
-      offset = end;
-    }
-    header.append('}');
-    while (header.length() % 8 != 0) header.append(' ');  // data 8-byte aligned, as HF writes it
-    byte[] h = header.toString().getBytes(StandardCharsets.UTF_8);
-    ByteBuffer buf = ByteBuffer.allocate(8 + h.length + (int) offset).order(ByteOrder.LITTLE_ENDIAN);
-    buf.putLong(h.length).put(h);
-    for (float[] v : tensors.values()) for (float x : v) buf.putFloat(x);
-    Files.write(file, buf.array());
-  }
-
   /**
    * A head that ignores its input (zero weight) and always prefers one label (its bias): the tags are then known,
    * which pins down word grouping, BIO decoding and character offsets.
@@ -119,11 +95,8 @@ final class TinyRuntimeModels {
     int k = LABELS.size();
     float[] bias = new float[k];
     bias[LABELS.indexOf(preferred)] = 5f;
-    Map<String, float[]> t = new LinkedHashMap<>();
-    t.put("weight", new float[k * hidden]);
-    t.put("bias", bias);
-    writeSafetensors(adapterDir.resolve("head_ner.safetensors"), t,
-        Map.of("weight", new long[] {k, hidden}, "bias", new long[] {k}));
+    Safetensors.write(adapterDir.resolve("head_ner.safetensors"), List.of(
+        new Fp32Tensor("weight", new long[] {k, hidden}, new float[k * hidden]), new Fp32Tensor("bias", new long[] {k}, bias)));
     Files.writeString(adapterDir.resolve("head_ner.json"),
         "{\"name\":\"ner\",\"in_features\":" + hidden + ",\"num_labels\":" + k + ",\"labels\":[]}");
   }

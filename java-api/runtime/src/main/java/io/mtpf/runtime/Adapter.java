@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mtpf.MtpfException;
 import io.mtpf.formats.PeftConfig;
+import io.mtpf.formats.Safetensors.TensorInfo;
+import io.mtpf.formats.Safetensors;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -94,7 +96,7 @@ public final class Adapter implements AutoCloseable {
     int rank = config.r();
     List<String> targets =
         config.targetModulesRegex().isEmpty() ? config.targetModules() : List.of(config.targetModulesRegex());
-    checkWeights(new File(dir, "adapter_model.safetensors"), rank, json);
+    checkWeights(new File(dir, "adapter_model.safetensors"), rank);
 
     String head = headName == null ? findHead(dir) : headName;
     int inFeatures = 0, classes = 0;
@@ -107,7 +109,7 @@ public final class Adapter implements AutoCloseable {
       if (inFeatures <= 0 || classes <= 0)
         throw new AdapterException(headJson + ": in_features and num_labels must be positive integers");
       File headFile = new File(dir, "head_" + head + ".safetensors");
-      SafetensorsHeader h = SafetensorsHeader.read(headFile, json);
+      Map<String, TensorInfo> h = header(headFile);
       requireShape(headFile, h, "weight", new long[] {classes, inFeatures});
       requireShape(headFile, h, "bias", new long[] {classes});
       labels = readLabels(dir, meta.path("labels"), headJson, classes, json);
@@ -118,39 +120,47 @@ public final class Adapter implements AutoCloseable {
   }
 
   /** Every lora_A has a lora_B and both have the config's rank (PeftConfig refuses per-module ranks). */
-  private static void checkWeights(File file, int rank, ObjectMapper json) {
-    SafetensorsHeader h = SafetensorsHeader.read(file, json);
-    Map<String, SafetensorsHeader.TensorInfo[]> pairs = new TreeMap<>();
-    for (Map.Entry<String, SafetensorsHeader.TensorInfo> e : h.tensors.entrySet()) {
+  private static void checkWeights(File file, int rank) {
+    Map<String, TensorInfo[]> pairs = new TreeMap<>();
+    for (Map.Entry<String, TensorInfo> e : header(file).entrySet()) {
       String key = e.getKey();
       int a = key.indexOf(".lora_A."), b = key.indexOf(".lora_B.");
       if (a < 0 && b < 0) continue;
       String module = key.substring(key.startsWith(PREFIX) ? PREFIX.length() : 0, Math.max(a, b));
-      SafetensorsHeader.TensorInfo info = e.getValue();
-      if (info.shape.length != 2)
+      TensorInfo info = e.getValue();
+      if (info.shape().length != 2)
         throw new AdapterException(file + ": tensor '" + key + "' has shape " + info.shapeString() + ", LoRA matrices are 2-D");
-      pairs.computeIfAbsent(module, k -> new SafetensorsHeader.TensorInfo[2])[a >= 0 ? 0 : 1] = info;
+      pairs.computeIfAbsent(module, k -> new TensorInfo[2])[a >= 0 ? 0 : 1] = info;
     }
     if (pairs.isEmpty()) throw new AdapterException(file + ": no lora_A / lora_B tensors");
-    for (Map.Entry<String, SafetensorsHeader.TensorInfo[]> e : pairs.entrySet()) {
-      SafetensorsHeader.TensorInfo a = e.getValue()[0], b = e.getValue()[1];
+    for (Map.Entry<String, TensorInfo[]> e : pairs.entrySet()) {
+      TensorInfo a = e.getValue()[0], b = e.getValue()[1];
       if (a == null || b == null)
         throw new AdapterException(file + ": module " + e.getKey() + " has lora_" + (a == null ? "B" : "A")
             + " but no lora_" + (a == null ? "A" : "B"));
       // PEFT: lora_A [r, in_features], lora_B [out_features, r].
-      if (a.shape[0] != b.shape[1])
+      if (a.shape()[0] != b.shape()[1])
         throw new AdapterException(file + ": module " + e.getKey() + " has lora_A " + a.shapeString() + " and lora_B "
             + b.shapeString() + ", whose ranks differ");
-      if (a.shape[0] != rank)
-        throw new AdapterException(file + ": module " + e.getKey() + " has rank " + a.shape[0] + " (lora_A "
+      if (a.shape()[0] != rank)
+        throw new AdapterException(file + ": module " + e.getKey() + " has rank " + a.shape()[0] + " (lora_A "
             + a.shapeString() + ") but adapter_config.json says r = " + rank);
     }
   }
 
-  private static void requireShape(File file, SafetensorsHeader h, String key, long[] shape) {
-    SafetensorsHeader.TensorInfo t = h.tensors.get(key);
+  /** The file's safetensors header (io.mtpf.formats checks it), its errors as this adapter's. */
+  private static Map<String, TensorInfo> header(File file) {
+    try {
+      return Safetensors.readHeader(file.toPath());
+    } catch (MtpfException e) {
+      throw new AdapterException(e.getMessage(), e);
+    }
+  }
+
+  private static void requireShape(File file, Map<String, TensorInfo> h, String key, long[] shape) {
+    TensorInfo t = h.get(key);
     if (t == null) throw new AdapterException(file + ": tensor '" + key + "' is missing");
-    if (!java.util.Arrays.equals(t.shape, shape))
+    if (!java.util.Arrays.equals(t.shape(), shape))
       throw new AdapterException(file + ": tensor '" + key + "' has shape " + t.shapeString() + " but its json says "
           + java.util.Arrays.toString(shape));
   }

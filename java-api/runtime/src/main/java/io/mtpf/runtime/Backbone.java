@@ -2,8 +2,8 @@ package io.mtpf.runtime;
 
 import io.mtpf.MtpfException;
 import io.mtpf.TokenEmbeddings;
-import io.mtpf.runtime.nativebind.MtpfRuntimeNative;
 import io.mtpf.runtime.nativebind.MtpfRuntimeNative.NativeBackbone;
+import io.mtpf.runtime.nativebind.MtpfRuntimeNative;
 import io.mtpf.tokenizer.Encoding;
 import io.mtpf.tokenizer.WordPieceTokenizer;
 import java.io.File;

@@ -1,4 +1,4 @@
-package io.mtpf.models;
+package io.mtpf.formats;
 
 import java.util.Arrays;
 
