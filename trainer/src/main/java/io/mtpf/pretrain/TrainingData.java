@@ -5,10 +5,9 @@ import io.mtpf.data.PairDataset;
 import io.mtpf.data.TextPair;
 import io.mtpf.tokenizer.Batch;
 import io.mtpf.tokenizer.Encoding;
+import io.mtpf.tokenizer.LengthBatches;
 import io.mtpf.tokenizer.WordPieceTokenizer;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -87,9 +86,7 @@ public final class TrainingData {
         b.add(tokenizer.encode(p.positive(), tcMaxLength));
       }
       // Rows sorted by anchor length: GradCache chunks then hold sequences of similar length.
-      Integer[] order = new Integer[rows.length];
-      for (int i = 0; i < order.length; i++) order[i] = i;
-      Arrays.sort(order, Comparator.comparingInt(i -> a.get(i).length()));
+      Integer[] order = LengthBatches.byLength(a);
       List<Encoding> sa = new ArrayList<>(), sb = new ArrayList<>();
       for (int i = 0; i < rows.length; i++) tokens += a.get(i).length() + b.get(i).length();  // the global batch's
       for (int n = rank; n < order.length; n += world) {
@@ -106,9 +103,11 @@ public final class TrainingData {
       List<Encoding> all = new ArrayList<>(rows.length);
       for (int r : rows) all.add(tokenizer.encodeWords(nerSentences.get(r).words(), nerMaxLength));
       for (Encoding e : all) tokens += e.length();
-      Integer[] order = new Integer[rows.length];
+      // Ranks take every world-th row of the length order, so that all ranks' shares have similar lengths; one
+      // process keeps the sampled order.
+      Integer[] order = new Integer[all.size()];
       for (int i = 0; i < order.length; i++) order[i] = i;
-      if (world > 1) Arrays.sort(order, Comparator.comparingInt(i -> all.get(i).length()));
+      if (world > 1) order = LengthBatches.byLength(all);
       List<Encoding> enc = new ArrayList<>(rows.length);
       List<int[]> tokenLabels = new ArrayList<>(rows.length);
       for (int n = rank; n < order.length; n += world) {
