@@ -21,31 +21,12 @@ const char* const kTokenizerFiles[] = {"vocab.txt", "tokenizer.json", "tokenizer
                                        "special_tokens_map.json", "merges.txt", "vocab.json"};
 
 std::map<std::string, torch::Tensor> read_weights(const fs::path& dir) {
-  const fs::path single = dir / "model.safetensors";
-  if (fs::exists(single)) return safetensors_read(single.string()).tensors;
-  const fs::path index = dir / "model.safetensors.index.json";
-  if (fs::exists(index)) {
-    std::ifstream in(index);
-    nlohmann::json j;
-    try {
-      in >> j;
-    } catch (const nlohmann::json::exception& e) {
-      fail(index.string(), ": malformed JSON (", e.what(), ")");
-    }
-    if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index.string(), ": no weight_map object");
-    std::set<std::string> shards;
-    for (auto& [name, file] : j["weight_map"].items()) shards.insert(file.get<std::string>());
-    std::map<std::string, torch::Tensor> all;
-    for (const auto& shard : shards) {
-      auto part = safetensors_read((dir / shard).string()).tensors;
-      all.insert(part.begin(), part.end());
-    }
-    return all;
+  std::map<std::string, torch::Tensor> all;
+  for (const auto& file : safetensors_weight_files(dir.string())) {
+    auto part = safetensors_read(file).tensors;
+    all.insert(part.begin(), part.end());
   }
-  if (fs::exists(dir / "pytorch_model.bin"))
-    fail(dir.string(), ": has only pytorch_model.bin; mtpf reads safetensors (convert with "
-                       "`model.save_pretrained(dir, safe_serialization=True)`)");
-  fail(dir.string(), ": no model.safetensors (nor model.safetensors.index.json)");
+  return all;
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 #include "mtpf/formats/safetensors.h"
 
+#include <filesystem>
 #include <limits>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "mtpf/formats/error.h"
+#include "mtpf/formats/head_files.h"
 #include "mtpf/formats/json_field.h"
 
 namespace mtpf {
@@ -101,6 +104,29 @@ std::string safetensors_header_bytes(const std::map<std::string, SafetensorsEntr
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((uint64_t(json.size()) >> (8 * i)) & 0xff);
   return out + json;
+}
+
+std::vector<std::string> safetensors_weight_files(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  const fs::path dir(model_dir), single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";
+  if (fs::exists(single)) return {single.string()};
+  if (fs::exists(index)) {
+    const nlohmann::json j = json_read_file(index.string());
+    if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index.string(), ": no weight_map object");
+    std::set<std::string> shards;
+    for (auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) fail(index.string(), ": weight_map['", name, "'] is not a file name");
+      shards.insert(file.get<std::string>());
+    }
+    if (shards.empty()) fail(index.string(), ": weight_map is empty");
+    std::vector<std::string> files;
+    for (const auto& shard : shards) files.push_back((dir / shard).string());
+    return files;
+  }
+  if (fs::exists(dir / "pytorch_model.bin"))
+    fail(model_dir, ": has only pytorch_model.bin; mtpf reads safetensors (convert with "
+                    "`model.save_pretrained(dir, safe_serialization=True)`)");
+  fail(model_dir, ": no model.safetensors (nor model.safetensors.index.json)");
 }
 
 }  // namespace mtpf

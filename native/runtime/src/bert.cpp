@@ -45,26 +45,7 @@ const ArchNames kDistilBertNames = {"transformer.layer", "attention.q_lin", "att
 class Checkpoint {
  public:
   explicit Checkpoint(const fs::path& dir) {
-    const fs::path single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";
-    if (fs::exists(single)) {
-      add(single.string());
-    } else if (fs::exists(index)) {
-      std::ifstream in(index);
-      nlohmann::json j;
-      try {
-        in >> j;
-      } catch (const nlohmann::json::exception& e) {
-        fail(index.string(), ": malformed JSON (", e.what(), ")");
-      }
-      if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index.string(), ": no weight_map object");
-      std::set<std::string> shards;
-      for (auto& [name, file] : j["weight_map"].items()) shards.insert(file.get<std::string>());
-      for (const auto& shard : shards) add((dir / shard).string());
-    } else if (fs::exists(dir / "pytorch_model.bin")) {
-      fail(dir.string(), ": has only pytorch_model.bin; the runtime reads safetensors");
-    } else {
-      fail(dir.string(), ": no model.safetensors (nor model.safetensors.index.json)");
-    }
+    for (const auto& file : safetensors_weight_files(dir.string())) add(file);
   }
 
   std::vector<float> take(const std::string& name, const std::vector<int64_t>& shape) const {

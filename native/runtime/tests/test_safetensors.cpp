@@ -1,5 +1,6 @@
 // The safetensors reader: values of every dtype, and strict header checks whose errors name file and tensor.
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "safetensors.h"
@@ -93,6 +94,27 @@ TEST(Safetensors, WrongShapeAndMissingTensorNameTheTensor) {
   const auto nan_path = (temp_dir("st") / "nan.safetensors").string();
   safetensors_write_f32(nan_path, {{"w", {{1}, {std::nanf("")}}}});
   expect_error([&] { SafetensorsFile(nan_path).read_f32("w"); }, {"'w'", "NaN"});
+}
+
+TEST(Safetensors, WeightFilesOfAModelFolder) {
+  namespace fs = std::filesystem;
+  const auto dir = temp_dir("weights");
+  expect_error([&] { safetensors_weight_files(dir.string()); }, {dir.string(), "no model.safetensors"});
+  std::ofstream(dir / "pytorch_model.bin") << "x";
+  expect_error([&] { safetensors_weight_files(dir.string()); }, {dir.string(), "only pytorch_model.bin", "save_pretrained"});
+  // Sharded: each shard once, sorted, whatever the order of the weight map.
+  std::ofstream(dir / "model.safetensors.index.json")
+      << R"({"metadata": {}, "weight_map": {"b": "model-00002.safetensors", "a": "model-00001.safetensors",
+             "c": "model-00002.safetensors"}})";
+  EXPECT_EQ(safetensors_weight_files(dir.string()),
+            (std::vector<std::string>{(dir / "model-00001.safetensors").string(), (dir / "model-00002.safetensors").string()}));
+  std::ofstream(dir / "model.safetensors.index.json") << R"({"weight_map": {"a": 3}})";
+  expect_error([&] { safetensors_weight_files(dir.string()); }, {"model.safetensors.index.json", "'a'", "not a file name"});
+  std::ofstream(dir / "model.safetensors.index.json") << R"({"weight_map": {)";
+  expect_error([&] { safetensors_weight_files(dir.string()); }, {"model.safetensors.index.json", "malformed JSON"});
+  // One file wins over an index.
+  std::ofstream(dir / "model.safetensors") << "x";
+  EXPECT_EQ(safetensors_weight_files(dir.string()), std::vector<std::string>{(dir / "model.safetensors").string()});
 }
 
 }  // namespace

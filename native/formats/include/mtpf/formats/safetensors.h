@@ -39,4 +39,9 @@ std::string safetensors_header_bytes(const std::map<std::string, SafetensorsEntr
 // "[2, 3]"
 std::string shape_string(const std::vector<int64_t>& shape);
 
+// The safetensors files of an HF model folder: model.safetensors, else the shards that
+// model.safetensors.index.json's weight_map names (each once, sorted). A folder with only pytorch_model.bin, or with
+// neither, is refused naming the folder and what to do.
+std::vector<std::string> safetensors_weight_files(const std::string& model_dir);
+
 }  // namespace mtpf
