@@ -1,11 +1,16 @@
 #include "distributed.h"
 
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/functions/accumulate_grad.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "errors.h"
+#include "torch_compat.h"
 #include "mtpf/formats/json_field.h"
 
 #if defined(MTPF_WITH_GLOO)
@@ -42,6 +47,7 @@ DistributedConfig DistributedConfig::from_json(const nlohmann::json& j) {
     else if (key == "restart_count") c.restart_count = int_field(value, "restart_count");
     else if (key == "timeout_s") value.get_to(c.timeout_s);
     else if (key == "backend") value.get_to(c.backend);
+    else if (key == "overlap") value.get_to(c.overlap);
     else fail("distributed: unknown key '", key, "'");
   }
   if (c.world_size < 1) fail("distributed.world_size must be >= 1, got ", c.world_size);
@@ -57,7 +63,7 @@ DistributedConfig DistributedConfig::from_json(const nlohmann::json& j) {
 nlohmann::json DistributedConfig::to_json() const {
   return {{"rank", rank}, {"world_size", world_size}, {"master_addr", master_addr}, {"master_port", master_port},
           {"agent_store", agent_store}, {"restart_count", restart_count}, {"timeout_s", timeout_s},
-          {"backend", backend}};
+          {"backend", backend}, {"overlap", overlap}};
 }
 
 bool distributed_available(const torch::Device& device) {
@@ -216,6 +222,13 @@ void ProcessGroup::all_reduce_max(const torch::Tensor& tensor) {
   });
 }
 
+ProcessGroup::PendingSum ProcessGroup::start_sum(torch::Tensor flat) {
+  std::vector<torch::Tensor> one{std::move(flat)};
+  c10::intrusive_ptr<c10d::Work> work;
+  collective(*this, "all-reduce", [&] { work = impl_->backend->allreduce(one); });
+  return {[this, work] { collective(*this, "all-reduce", [&] { work->wait(); }); }};
+}
+
 void ProcessGroup::average_gradients(const std::vector<torch::Tensor>& params) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : params)
@@ -289,10 +302,182 @@ std::string ProcessGroup::who() const { return "rank " + std::to_string(config_.
 void ProcessGroup::all_reduce_sum(const std::vector<torch::Tensor>&, int64_t) {}
 void ProcessGroup::all_reduce_max(const torch::Tensor&) {}
 void ProcessGroup::average_gradients(const std::vector<torch::Tensor>&) {}
+ProcessGroup::PendingSum ProcessGroup::start_sum(torch::Tensor) { return {[] {}}; }
 torch::Tensor ProcessGroup::all_gather_rows(const torch::Tensor& local) { return local; }
 void ProcessGroup::broadcast_from_rank0(const std::vector<torch::Tensor>&) {}
 void ProcessGroup::barrier() {}
 
 #endif
+
+// ---- OverlappedGradientAverage ----
+
+struct OverlappedGradientAverage::State {
+  ProcessGroup* group = nullptr;
+  std::vector<torch::Tensor> params;
+  int64_t bucket_bytes = 0;
+  std::vector<std::vector<size_t>> buckets;  // indices into params, in the order they are started
+  std::vector<int> missing;                  // per bucket: gradients not accumulated yet
+  size_t next = 0;                           // the next bucket to start
+  std::vector<std::vector<size_t>> members;  // per started bucket: its parameters that have a gradient
+  std::vector<torch::Tensor> flats;
+  std::vector<ProcessGroup::PendingSum> pending;
+  std::vector<size_t> hooked;
+  int early = 0;
+  bool armed = false, finished = false;
+
+  // Buckets of at most bucket_bytes (one dtype each) over `order`, appended after the existing ones; each waits
+  // for one gradient per member when `waiting`.
+  void add_buckets(const std::vector<size_t>& order, bool waiting) {
+    int64_t filled = 0;
+    bool open = false;
+    for (size_t i : order) {
+      const auto& p = params[i];
+      const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+      if (!open || filled + bytes > bucket_bytes || params[buckets.back().front()].scalar_type() != p.scalar_type()) {
+        buckets.emplace_back();
+        missing.push_back(0);
+        filled = 0;
+        open = true;
+      }
+      buckets.back().push_back(i);
+      if (waiting) ++missing.back();
+      filled += bytes;
+    }
+  }
+
+  void start(size_t b) {
+    torch::NoGradGuard no_grad;
+    std::vector<size_t> with_grad;
+    std::vector<torch::Tensor> views;
+    for (size_t i : buckets[b])
+      if (params[i].grad().defined()) {
+        with_grad.push_back(i);
+        views.push_back(params[i].grad().reshape({-1}));
+      }
+    members.push_back(with_grad);
+    if (views.empty()) {  // every rank has the same undefined gradients: nothing to reduce, on any rank
+      flats.emplace_back();
+      pending.push_back({[] {}});
+      return;
+    }
+    flats.push_back(torch::cat(views));
+    pending.push_back(group->start_sum(flats.back()));
+  }
+
+  // Starts the complete buckets at the front of the order (a later complete bucket waits for the earlier ones).
+  void start_ready() {
+    while (next < buckets.size() && missing[next] == 0) {
+      start(next++);
+      if (!finished) ++early;
+    }
+  }
+};
+
+namespace {
+
+#if MTPF_TORCH_AT_LEAST(2, 1)
+struct BucketHook : torch::autograd::PostAccumulateGradHook {
+  BucketHook(std::weak_ptr<OverlappedGradientAverage::State> state, size_t bucket)
+      : state_(std::move(state)), bucket_(bucket) {}
+  void operator()(const torch::autograd::Variable&) override {
+    auto s = state_.lock();
+    if (!s || s->finished) return;
+    if (--s->missing[bucket_] == 0) s->start_ready();
+  }
+
+ private:
+  std::weak_ptr<OverlappedGradientAverage::State> state_;
+  size_t bucket_;
+};
+
+// The leaf tensors whose gradients backpropagating `loss` accumulates (its graph's AccumulateGrad nodes).
+std::unordered_set<const void*> reached_leaves(const torch::Tensor& loss) {
+  std::unordered_set<const void*> leaves;
+  if (!loss.grad_fn()) return leaves;
+  std::unordered_set<const torch::autograd::Node*> seen;
+  std::vector<torch::autograd::Node*> stack{loss.grad_fn().get()};
+  while (!stack.empty()) {
+    auto* node = stack.back();
+    stack.pop_back();
+    for (const auto& edge : node->next_edges()) {
+      auto* next = edge.function.get();
+      if (!next || !seen.insert(next).second) continue;
+      if (auto* acc = dynamic_cast<torch::autograd::AccumulateGrad*>(next))
+        leaves.insert(acc->variable.unsafeGetTensorImpl());
+      else
+        stack.push_back(next);
+    }
+  }
+  return leaves;
+}
+#endif
+
+}  // namespace
+
+OverlappedGradientAverage::OverlappedGradientAverage(ProcessGroup& group, std::vector<torch::Tensor> params,
+                                                     int64_t bucket_bytes)
+    : state_(std::make_shared<State>()) {
+  state_->group = &group;
+  state_->params = std::move(params);
+  state_->bucket_bytes = bucket_bytes;
+}
+
+OverlappedGradientAverage::~OverlappedGradientAverage() {
+#if MTPF_TORCH_AT_LEAST(2, 1)
+  for (size_t i : state_->hooked) torch::autograd::impl::set_post_acc_grad_hooks(state_->params[i], nullptr);
+#endif
+}
+
+void OverlappedGradientAverage::arm(const torch::Tensor& loss) {
+#if MTPF_TORCH_AT_LEAST(2, 1)
+  auto& s = *state_;
+  if (s.armed || s.finished) fail("OverlappedGradientAverage: armed twice");
+  s.armed = true;
+  const auto reached = reached_leaves(loss);
+  std::vector<size_t> done, coming;  // reverse order: backward reaches the last layers first
+  for (size_t k = s.params.size(); k-- > 0;) {
+    const auto& p = s.params[k];
+    if (reached.count(p.unsafeGetTensorImpl())) coming.push_back(k);
+    else if (p.grad().defined()) done.push_back(k);
+  }
+  s.add_buckets(done, /*waiting=*/false);   // complete already: started before the backward
+  s.add_buckets(coming, /*waiting=*/true);  // started as backward completes them
+  for (size_t b = 0; b < s.buckets.size(); ++b)
+    for (size_t i : s.buckets[b])
+      if (s.missing[b] > 0) {
+        torch::autograd::impl::set_post_acc_grad_hooks(s.params[i], std::make_unique<BucketHook>(state_, b));
+        s.hooked.push_back(i);
+      }
+  s.start_ready();
+#else
+  (void)loss;  // no post-accumulate hooks before libtorch 2.1: finish() reduces everything after the backward
+#endif
+}
+
+void OverlappedGradientAverage::finish() {
+  auto& s = *state_;
+  if (s.finished) fail("OverlappedGradientAverage: finished twice");
+  if (!s.armed) {
+    std::vector<size_t> all;
+    for (size_t k = s.params.size(); k-- > 0;) all.push_back(k);
+    s.add_buckets(all, /*waiting=*/false);
+  }
+  s.finished = true;
+  for (size_t b = 0; b < s.missing.size(); ++b) s.missing[b] = 0;
+  s.start_ready();
+  torch::NoGradGuard no_grad;
+  const double world = s.group->size();
+  for (size_t b = 0; b < s.pending.size(); ++b) {
+    s.pending[b].wait();
+    int64_t offset = 0;
+    for (size_t i : s.members[b]) {
+      auto g = s.params[i].mutable_grad();
+      g.copy_(s.flats[b].slice(0, offset, offset + g.numel()).view(g.sizes())).div_(world);
+      offset += g.numel();
+    }
+  }
+}
+
+int OverlappedGradientAverage::started_early() const { return state_->early; }
 
 }  // namespace mtpf

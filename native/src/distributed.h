@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@ struct DistributedConfig {
   // connections, and the others fail at once.
   double timeout_s = 300;
   std::string backend = "auto";  // auto (gloo on the CPU, nccl on CUDA), gloo or nccl
+  // Gradient buckets all-reduced while the step's last backward still runs (OverlappedGradientAverage); off: after it.
+  bool overlap = true;
 
   bool enabled() const { return world_size > 1; }
   static DistributedConfig from_json(const nlohmann::json& j);
@@ -72,12 +75,47 @@ class ProcessGroup {
 
   // The message prefix of this rank's errors: "rank R of W (backend)".
   std::string who() const;
+  const DistributedConfig& config() const { return config_; }
+
+  // Starts the sum over ranks of one flat tensor; the returned wait() completes it (in place). Collectives started
+  // this way must still be started by every rank in the same order.
+  struct PendingSum {
+    std::function<void()> wait;
+  };
+  PendingSum start_sum(torch::Tensor flat);
 
  private:
   struct Impl;
   DistributedConfig config_;
   std::string backend_name_;
   std::unique_ptr<Impl> impl_;
+};
+
+// Gradient averaging overlapped with the backward pass that completes the gradients, as PyTorch's DDP does it.
+// arm(loss) is called with the loss about to be backpropagated: the parameters it reaches are split into buckets in
+// reverse order (the order backward reaches them), and a bucket's all-reduce starts as soon as its last gradient is
+// accumulated (a post-accumulate-grad hook), strictly bucket after bucket, so that every rank starts the same
+// collectives in the same order (the set of parameters a loss reaches is the same on every rank). Parameters it does
+// not reach but whose gradients are already complete (the other task's adapter, trained by an earlier backward) go
+// first, before the backward starts. finish() starts what is left, waits for all, and divides by the world size:
+// the mean average_gradients computes. Without arm() (or where libtorch has no post-accumulate hooks, < 2.1),
+// finish() does all of it after the backward. The loss's backward must run no collective of its own.
+class OverlappedGradientAverage {
+ public:
+  OverlappedGradientAverage(ProcessGroup& group, std::vector<torch::Tensor> params, int64_t bucket_bytes = 25 << 20);
+  ~OverlappedGradientAverage();  // removes the hooks
+  OverlappedGradientAverage(const OverlappedGradientAverage&) = delete;
+  OverlappedGradientAverage& operator=(const OverlappedGradientAverage&) = delete;
+
+  void arm(const torch::Tensor& loss);
+  void finish();
+  // Buckets whose all-reduce started before finish(): what overlapped (for tests and logs).
+  int started_early() const;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace mtpf

@@ -509,7 +509,9 @@ torch::Tensor TrainSession::run_ner(const DeviceBatch& b, double scale) {
     // The local mean weighted by this rank's share of the labelled tokens: the sum over ranks is the global mean;
     // times W, as gradients are averaged over ranks.
     loss = loss * b.ner_token_share;
-    (loss * (scale * group_->size())).backward();
+    auto scaled = loss * (scale * group_->size());
+    if (overlap_) overlap_->arm(scaled);
+    scaled.backward();
     return loss.detach();
   }
   (loss * scale).backward();
@@ -533,17 +535,31 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   // The tasks' gradients on the shared parameters kept apart, for PCGrad or their cosine.
   const bool separate = has_tc && has_ner && !shared_.empty() && (config_.pcgrad || measure);
 
+  const bool stepping = (micro_step_ + 1) % config_.accumulation == 0;
+  // Gradients averaged over ranks as the step's last backward (the NER pass's: it runs no collective of its own)
+  // completes them; with PCGrad or the cosine the tasks' gradients are reduced apart instead, after both passes.
+  std::unique_ptr<OverlappedGradientAverage> overlap;
+  if (group_ && stepping && !separate && group_->config().overlap)
+    overlap = std::make_unique<OverlappedGradientAverage>(*group_, trainable_);
+
   std::vector<torch::Tensor> accumulated;
   if (separate) accumulated = take_grads(shared_);  // earlier micro-batches' shared gradients, set aside
   torch::Tensor tc_loss, ner_loss;
   if (has_tc) tc_loss = run_tc(batch, config_.tc_weight / acc);
   std::vector<torch::Tensor> g_tc;
   if (separate) g_tc = take_grads(shared_);
-  if (has_ner) ner_loss = run_ner(batch, config_.ner_weight / acc);
+  if (has_ner) {
+    overlap_ = overlap.get();
+    struct Reset {
+      OverlappedGradientAverage*& p;
+      ~Reset() { p = nullptr; }
+    } reset{overlap_};
+    ner_loss = run_ner(batch, config_.ner_weight / acc);
+  }
   if (separate) m.grad_cosine = combine_task_gradients(g_tc, take_grads(shared_), accumulated);
   note_nonfinite({tc_loss, ner_loss});
-  const bool stepping = (micro_step_ + 1) % config_.accumulation == 0;
-  if (group_ && stepping) average_over_ranks(separate);
+  if (overlap) overlap->finish();
+  else if (group_ && stepping) average_over_ranks(separate);
   torch::Tensor grad_norm;
   if (stepping && config_.clip_norm > 0) grad_norm = clip_gradients();
   if (read) read_metrics(tc_loss, ner_loss, grad_norm, m);

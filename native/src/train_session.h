@@ -151,6 +151,9 @@ class TrainSession {
 
   TrainConfig config_;
   ProcessGroup* group_ = nullptr;
+  // Set during the step's NER pass when its backward is the step's last (see step()): that backward then starts
+  // the all-reduce of each gradient bucket as soon as it is complete.
+  OverlappedGradientAverage* overlap_ = nullptr;
   LoadedModel loaded_;
   torch::Device device_;
   torch::nn::Linear ner_head_{nullptr};

@@ -20,6 +20,7 @@
 #include "losses.h"
 #include "safetensors.h"
 #include "test_util.h"
+#include "torch_compat.h"
 
 extern char** environ;
 
@@ -156,6 +157,21 @@ INSTANTIATE_TEST_SUITE_P(Strategies, Distributed,
                            return name;
                          });
 
+// Gradients all-reduced during the backward (the default) or after it (MTPF_DIST_OVERLAP=0): the same sums.
+TEST(DistributedOverlap, OverlappedAndAfterwardsAveragingTrainTheSame) {
+  if (!distributed_available(torch::Device(torch::kCPU)))
+    GTEST_SKIP() << "SKIPPED: " << distributed_unavailable_reason(torch::Device(torch::kCPU));
+  auto model = test::write_tiny_model("bert", "dist-overlap");
+  auto overlapped = safetensors_read(run_job(model, "mtpf-tpl", false, 2, 0)).tensors;
+  setenv("MTPF_DIST_OVERLAP", "0", 1);
+  const auto path = run_job(model, "mtpf-tpl", false, 2, 0);  // the same file name: read before the next run
+  unsetenv("MTPF_DIST_OVERLAP");
+  auto after = safetensors_read(path).tensors;
+  ASSERT_EQ(overlapped.size(), after.size());
+  for (const auto& [name, t] : overlapped)
+    EXPECT_TRUE(torch::allclose(t, after.at(name), 1e-7, 1e-7)) << name;
+}
+
 TEST(DistributedFaults, ARankThatDiesStopsTheOthersWithAnError) {
   if (!distributed_available(torch::Device(torch::kCPU)))
     GTEST_SKIP() << "SKIPPED: " << distributed_unavailable_reason(torch::Device(torch::kCPU));
@@ -188,6 +204,62 @@ TEST(DistributedSettings, RejectsBadSettingsNamingThem) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("world_size"), std::string::npos) << e.what();
   }
-  auto c = DistributedConfig::from_json({{"rank", 1}, {"world_size", 4}, {"agent_store", true}, {"restart_count", 2}});
+  EXPECT_THROW(DistributedConfig::from_json({{"overlap", "yes"}}), std::exception);
+  auto c = DistributedConfig::from_json(
+      {{"rank", 1}, {"world_size", 4}, {"agent_store", true}, {"restart_count", 2}, {"overlap", false}});
+  EXPECT_FALSE(c.overlap);
   EXPECT_EQ(DistributedConfig::from_json(c.to_json()).to_json(), c.to_json());
+}
+
+// The overlapped averaging on a job of one rank (the all-reduce is then the identity, so every gradient must come
+// out as plain backward leaves it): buckets start during the backward as their gradients complete, a gradient
+// completed by an earlier backward is reduced too, and one no backward reached stays undefined.
+TEST(DistributedOverlap, BucketsStartDuringTheBackwardAndAverageEveryGradient) {
+  if (!distributed_available(torch::Device(torch::kCPU)))
+    GTEST_SKIP() << "SKIPPED: " << distributed_unavailable_reason(torch::Device(torch::kCPU));
+  DistributedConfig config;
+  config.master_port = free_port();
+  config.timeout_s = 30;
+  ProcessGroup group(config, torch::Device(torch::kCPU));
+  torch::manual_seed(0);
+  torch::nn::Sequential net(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 8), torch::nn::Tanh(),
+                            torch::nn::Linear(8, 3));
+  auto done = torch::randn({5}, torch::requires_grad());    // its gradient comes from an earlier backward
+  auto unused = torch::randn({4}, torch::requires_grad());  // no backward reaches it
+  std::vector<torch::Tensor> params = net->parameters();
+  params.push_back(done);
+  params.push_back(unused);
+  auto x = torch::randn({7, 6});
+  auto backward_once = [&](OverlappedGradientAverage* overlap) {
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    (done * 3).sum().backward();
+    auto loss = net->forward(x).pow(2).mean();
+    if (overlap) overlap->arm(loss);
+    loss.backward();
+  };
+  backward_once(nullptr);
+  std::vector<torch::Tensor> plain;
+  for (auto& p : params) plain.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+
+  for (const bool armed : {true, false}) {
+    SCOPED_TRACE(armed ? "armed" : "not armed: all after the backward");
+    OverlappedGradientAverage overlap(group, params, /*bucket_bytes=*/64);  // a bucket or two per tensor
+    backward_once(armed ? &overlap : nullptr);
+    overlap.finish();
+#if MTPF_TORCH_AT_LEAST(2, 1)
+    if (armed) EXPECT_GE(overlap.started_early(), 6) << "buckets started before finish()";
+#endif
+    if (!armed) EXPECT_EQ(overlap.started_early(), 0);
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (!plain[i].defined()) {
+        EXPECT_FALSE(params[i].grad().defined()) << "parameter " << i;
+        continue;
+      }
+      ASSERT_TRUE(params[i].grad().defined()) << "parameter " << i;
+      EXPECT_TRUE(torch::equal(params[i].grad(), plain[i])) << "parameter " << i;
+    }
+  }
+  // The hooks left with the object: a later backward triggers nothing.
+  backward_once(nullptr);
+  for (size_t i = 0; i + 1 < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i].grad(), plain[i]));
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
       d.world_size = world;
       d.master_port = port;
       d.timeout_s = 60;
+      // MTPF_DIST_OVERLAP=0, as for mtpf pretrain: gradients all-reduced after the backward, not during it.
+      if (const char* overlap = std::getenv("MTPF_DIST_OVERLAP")) d.overlap = std::string(overlap) != "0";
       group = std::make_unique<ProcessGroup>(d, torch::Device(torch::kCPU));
     }
     TrainSession session(model_dir, c, group.get());

@@ -24,7 +24,7 @@ public final class Distributed implements AutoCloseable {
    * torchrun's agent hosts the TCPStore and every rank is a client under /worker/attempt_{restartCount}.
    */
   public record Env(int rank, int worldSize, int localRank, int localWorldSize, String masterAddr, int masterPort,
-      boolean agentStore, int restartCount, double timeoutSeconds) {
+      boolean agentStore, int restartCount, double timeoutSeconds, boolean overlap) {
     public Env {
       if (worldSize < 1) throw new MtpfException("WORLD_SIZE must be >= 1, got " + worldSize);
       if (rank < 0 || rank >= worldSize)
@@ -34,7 +34,7 @@ public final class Distributed implements AutoCloseable {
 
     /** One process, no job. */
     public static Env single() {
-      return new Env(0, 1, 0, 1, "127.0.0.1", 29500, false, 0, 300);
+      return new Env(0, 1, 0, 1, "127.0.0.1", 29500, false, 0, 300, true);
     }
 
     /** From this process's environment (torchrun, a Kubernetes PyTorchJob, a Slurm wrapper, `--nproc`). */
@@ -42,7 +42,10 @@ public final class Distributed implements AutoCloseable {
       return from(System.getenv());
     }
 
-    /** From the given variables; absent WORLD_SIZE means one process. MTPF_DIST_TIMEOUT: seconds (default 300). */
+    /**
+     * From the given variables; absent WORLD_SIZE means one process. MTPF_DIST_TIMEOUT: seconds (default 300);
+     * MTPF_DIST_OVERLAP=0: gradients all-reduced after the backward instead of during it (default 1).
+     */
     public static Env from(Map<String, String> env) {
       int world = integer(env, "WORLD_SIZE", 1);
       if (world == 1) return single();
@@ -60,7 +63,7 @@ public final class Distributed implements AutoCloseable {
       }
       return new Env(rank, world, integer(env, "LOCAL_RANK", rank), integer(env, "LOCAL_WORLD_SIZE", world), addr,
           port, "True".equalsIgnoreCase(env.getOrDefault("TORCHELASTIC_USE_AGENT_STORE", "")),
-          integer(env, "TORCHELASTIC_RESTART_COUNT", 0), timeout);
+          integer(env, "TORCHELASTIC_RESTART_COUNT", 0), timeout, flag(env, "MTPF_DIST_OVERLAP", true));
     }
 
     private static int integer(Map<String, String> env, String name, int fallback) {
@@ -73,6 +76,16 @@ public final class Distributed implements AutoCloseable {
       }
     }
 
+    private static boolean flag(Map<String, String> env, String name, boolean fallback) {
+      String v = env.get(name);
+      if (v == null || v.isBlank()) return fallback;
+      return switch (v.strip()) {
+        case "1", "true", "True" -> true;
+        case "0", "false", "False" -> false;
+        default -> throw new MtpfException(name + ": expected 1 or 0, got '" + v + "'");
+      };
+    }
+
     public boolean distributed() {
       return worldSize > 1;
     }
@@ -80,9 +93,9 @@ public final class Distributed implements AutoCloseable {
     String json() {
       return String.format(java.util.Locale.ROOT,
           "{\"rank\":%d,\"world_size\":%d,\"master_addr\":\"%s\",\"master_port\":%d,\"agent_store\":%b,"
-              + "\"restart_count\":%d,\"timeout_s\":%s}",
+              + "\"restart_count\":%d,\"timeout_s\":%s,\"overlap\":%b}",
           rank, worldSize, masterAddr.replace("\\", "\\\\").replace("\"", "\\\""), masterPort, agentStore,
-          restartCount, Double.toString(timeoutSeconds));
+          restartCount, Double.toString(timeoutSeconds), overlap);
     }
   }
 

@@ -22,6 +22,19 @@ class DistributedEnvTest {
     assertTrue(e.agentStore());
     assertEquals(2, e.restartCount());
     assertTrue(e.json().contains("\"master_addr\":\"node0\""), e.json());
+    assertTrue(e.overlap());
+    assertTrue(e.json().contains("\"overlap\":true"), e.json());
+  }
+
+  @Test
+  void overlapCanBeTurnedOff() {
+    Map<String, String> job = Map.of("RANK", "0", "WORLD_SIZE", "2", "MASTER_ADDR", "h", "MASTER_PORT", "1",
+        "MTPF_DIST_OVERLAP", "0");
+    assertFalse(Distributed.Env.from(job).overlap());
+    assertTrue(Distributed.Env.from(job).json().contains("\"overlap\":false"));
+    var e = assertThrows(MtpfException.class, () -> Distributed.Env.from(Map.of("RANK", "0", "WORLD_SIZE", "2",
+        "MASTER_ADDR", "h", "MASTER_PORT", "1", "MTPF_DIST_OVERLAP", "sometimes")));
+    assertTrue(e.getMessage().contains("MTPF_DIST_OVERLAP"), e.getMessage());
   }
 
   @Test
