@@ -64,9 +64,14 @@ pretrain_run() {
   cp -r "$work/pretrain/$r/plots" "$results/$r/"
 }
 
+# A results.json is written after every adaptation; it is final once no dataset is still pending or running.
+evaluated() {
+  [ -f "$1/results.json" ] && ! grep -Eq '"status" *: *"(pending|running)' "$1/results.json"
+}
+
 evaluate_run() {
   local r=$1 args=()
-  if [ -f "$results/$r/results.json" ]; then
+  if evaluated "$results/$r"; then
     stamp "evaluate $r: done"
     return
   fi
