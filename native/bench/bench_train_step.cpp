@@ -1,6 +1,6 @@
 // Training-step benchmark of the native core.
 //   mtpf_bench_train_step MODEL_DIR [--threads N] [--device D] [--precision P] [--iters N] [--tc-batch 64]
-//                         [--ner-batch 64] [--seq 128] [--batches FILE] [--profile TRACE.json] [--dropout P]
+//                         [--ner-batch 64] [--seq 128] [--batches FILE] [--profile TRACE.json] [--dropout P] [--joint 0]
 //   mtpf_bench_train_step MODEL_DIR --memory plain|cached [--tc-batch 1024] [--chunk 64] [--seq 128]
 // The first form times an MTPF-TPL step (one TC batch of pairs and one NER batch, both task-primary LoRA groups on
 // the last 2 layers, AdamW) and prints tokens/s: random ids at full length, or with --batches the real, padded
@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   std::string dir = argv[1], device = "cpu", precision = "fp32", memory, batches_file, profile;
   int threads = 0, iters = 5;
   double dropout = -1;
+  // --joint 0: the two tasks in two passes (TrainConfig::joint_forward); --joint both: two sessions, one each way,
+  // stepped alternately on the same batches, so that the machine's drift falls on both alike.
+  std::string joint = "1";
   int64_t tc_batch = -1, ner_batch = 64, seq = 128, chunk = 64;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
     else if (k == "--batches") batches_file = v;
     else if (k == "--profile") profile = v;
     else if (k == "--dropout") dropout = std::stod(v);
+    else if (k == "--joint") joint = v;
   }
   try {
     if (threads > 0) at::set_num_threads(threads);
@@ -110,6 +114,7 @@ int main(int argc, char** argv) {
     c.device = device;
     c.precision = precision;
     c.dropout = dropout;
+    c.joint_forward = joint != "0";
     c.total_steps = 1000;
     c.ner_classes = 200;
     if (!memory.empty()) {
@@ -137,6 +142,36 @@ int main(int argc, char** argv) {
       iters = static_cast<int>(real.size()) - 1;
       tc_batch = real[0].tc_a_ids.size(0);
       ner_batch = real[0].ner_ids.size(0);
+    }
+    if (joint == "both") {
+      TrainConfig c2 = c;
+      c2.joint_forward = false;
+      TrainSession two(dir, c2);
+      std::vector<double> one_ms, two_ms, ratio;
+      for (int it = 0; it < iters + 1; ++it) {
+        auto in = real.empty() ? inputs(tc_batch, ner_batch, seq, 200, torch::Device(device)) : real[it];
+        auto timed = [&](TrainSession& t) {
+          auto t0 = std::chrono::steady_clock::now();
+          t.step(in, false);
+          if (device != "cpu") torch::cuda::synchronize();
+          return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        };
+        double a, b;
+        if (it % 2 == 0) { a = timed(s); b = timed(two); } else { b = timed(two); a = timed(s); }
+        if (it == 0) continue;
+        one_ms.push_back(a);
+        two_ms.push_back(b);
+        ratio.push_back(b / a);
+      }
+      auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      std::printf("{\"job\":\"joint_vs_two_passes\",\"data\":\"%s\",\"steps\":%zu,\"joint_median_ms\":%.1f,"
+                  "\"two_passes_median_ms\":%.1f,\"speedup_median_of_pairs\":%.3f}\n",
+                  real.empty() ? "random, full length" : batches_file.c_str(), one_ms.size(), median(one_ms),
+                  median(two_ms), median(ratio));
+      return 0;
     }
     std::vector<double> times, tokens;
     for (int it = 0; it < iters + 1; ++it) {

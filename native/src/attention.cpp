@@ -13,6 +13,8 @@ namespace mtpf {
 
 namespace {
 
+constexpr int64_t kCpuFlashFromLength = 128;
+
 double lowest_value(torch::ScalarType dtype) {
   switch (dtype) {
     case torch::kFloat64: return std::numeric_limits<double>::lowest();
@@ -29,6 +31,24 @@ torch::Tensor bias_as(const torch::Tensor& mask_bias, torch::ScalarType dtype) {
   return mask_bias.lt(0).to(dtype) * lowest_value(dtype);
 }
 
+// x.index_select(0, index) for an index without repeats, whose backward places the gradient rows back with one
+// index_copy into zeros (autograd's index_select backward accumulates them with index_add, which must allow
+// repeats and is slower).
+struct RowsAt : torch::autograd::Function<RowsAt> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& index) {
+    ctx->save_for_backward({index});
+    ctx->saved_data["rows"] = x.size(0);
+    return x.index_select(0, index);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto index = ctx->get_saved_variables()[0];
+    auto sizes = grads[0].sizes().vec();
+    sizes[0] = ctx->saved_data["rows"].toInt();
+    return {torch::zeros(sizes, grads[0].options()).index_copy_(0, index, grads[0]), torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 torch::Tensor attention_mask_bias(const torch::Tensor& attention_mask, torch::ScalarType dtype) {
@@ -38,8 +58,9 @@ torch::Tensor attention_mask_bias(const torch::Tensor& attention_mask, torch::Sc
 
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                   const torch::Tensor& mask_bias, double dropout_p) {
-  auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(q.size(-1)));
-  if (mask_bias.defined()) scores = scores + bias_as(mask_bias, scores.scalar_type());
+  // In place: the product's backward needs its inputs only, not its output.
+  auto scores = torch::matmul(q, k.transpose(-1, -2)).mul_(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  if (mask_bias.defined()) scores.add_(bias_as(mask_bias, scores.scalar_type()));
   auto probs = torch::softmax(scores, -1);
   if (dropout_p > 0) probs = mtpf::dropout(probs, dropout_p, /*train=*/true);
   return torch::matmul(probs, v);
@@ -47,9 +68,12 @@ torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& mask_bias, double dropout_p) {
-  // With dropout on the CPU, the plain form: its probabilities take mtpf's parallel dropout (SDPA would fall back to
-  // the same plain form there, with libtorch's single-threaded bernoulli_).
-  if (dropout_p > 0 && q.device().is_cpu()) return attention_reference(q, k, v, mask_bias, dropout_p);
+  // On the CPU the plain form where it is faster: with dropout (its probabilities take mtpf's parallel dropout;
+  // SDPA would fall back to the same plain form, with libtorch's single-threaded bernoulli_), and below 128 tokens,
+  // where the CPU flash kernel's fixed costs outweigh its saving (2.13, 2 threads, 12 heads of 32: fwd + bwd of 32
+  // rows of 16 tokens 9.1 ms flash, 2.6 ms plain; 16 of 128, 37 and 42 ms).
+  if (q.device().is_cpu() && (dropout_p > 0 || q.size(-2) < kCpuFlashFromLength))
+    return attention_reference(q, k, v, mask_bias, dropout_p);
 #if MTPF_TORCH_AT_LEAST(2, 0)
   std::optional<torch::Tensor> bias;
   if (mask_bias.defined()) bias = bias_as(mask_bias, q.scalar_type());
@@ -78,8 +102,8 @@ TokenLayout TokenLayout::from_mask(const torch::Tensor& attention_mask, torch::S
   // Each row's real tokens are consecutive packed rows, starting at offset[r].
   const auto lengths_t = mask.sum(1).contiguous();
   const std::vector<int64_t> lengths(lengths_t.data_ptr<int64_t>(), lengths_t.data_ptr<int64_t>() + l.batch);
-  std::vector<int64_t> offset(l.batch, 0), order;
-  for (int64_t r = 1; r < l.batch; ++r) offset[r] = offset[r - 1] + lengths[r - 1];
+  std::vector<int64_t> offset(l.batch + 1, 0), order;
+  for (int64_t r = 1; r <= l.batch; ++r) offset[r] = offset[r - 1] + lengths[r - 1];
   for (int64_t r = 0; r < l.batch; ++r)
     if (lengths[r] > 0) order.push_back(r);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
@@ -93,14 +117,12 @@ TokenLayout TokenLayout::from_mask(const torch::Tensor& attention_mask, torch::S
     Group g;
     g.rows = static_cast<int64_t>(j - i);
     g.len = len;
-    std::vector<int64_t> gather(g.rows * len, tokens);
     std::vector<float> keep(g.rows * len, 1.f);
     bool ragged = false;
     for (int64_t s = 0; s < g.rows; ++s) {
       const int64_t r = order[i + s];
       for (int64_t t = 0; t < len; ++t) {
         if (t < lengths[r]) {
-          gather[s * len + t] = offset[r] + t;
           scatter[offset[r] + t] = base + s * len + t;
         } else {
           keep[s * len + t] = 0.f;
@@ -108,20 +130,21 @@ TokenLayout TokenLayout::from_mask(const torch::Tensor& attention_mask, torch::S
         }
       }
     }
-    g.gather = torch::tensor(gather, torch::kLong).to(device);
     if (ragged)
       g.mask_bias = attention_mask_bias(torch::tensor(keep, torch::kFloat32).view({g.rows, len}), dtype).to(device);
     base += g.rows * len;
     l.groups.push_back(std::move(g));
     i = j;
   }
+  l.slots = base;
   l.scatter = torch::tensor(scatter, torch::kLong).to(device);
+  l.row_offset = std::move(offset);
   return l;
 }
 
 torch::Tensor TokenLayout::pack(const torch::Tensor& padded) const {
   if (!packed()) return padded;
-  return padded.reshape({batch * seq, padded.size(-1)}).index_select(0, index);
+  return RowsAt::apply(padded.reshape({batch * seq, padded.size(-1)}), index);
 }
 
 torch::Tensor TokenLayout::unpack(const torch::Tensor& rows) const {
@@ -137,18 +160,23 @@ torch::Tensor TokenLayout::attend(const torch::Tensor& q, const torch::Tensor& k
     auto ctx = attention(split(q), split(k), split(v), mask_bias, dropout_p);
     return ctx.transpose(1, 2).reshape({batch, seq, width});
   }
-  // One zero row past the real ones: what padded slots of a group gather.
-  auto zero = torch::zeros({1, width}, q.options());
-  const auto qz = torch::cat({q, zero}), kz = torch::cat({k, zero}), vz = torch::cat({v, zero});
+  // Each projection's rows placed at their slots by one index_copy into zeros (padding slots stay 0), then split
+  // into the groups: the backward is one index_select and one cat per projection (a slice per group would give a
+  // zero-filled copy of the whole buffer per group, summed).
+  std::vector<int64_t> sizes;
+  for (const auto& g : groups) sizes.push_back(g.rows * g.len);
+  auto place = [&](const torch::Tensor& x) {
+    return torch::zeros({slots, width}, x.options()).index_copy(0, scatter, x).split_with_sizes(sizes);
+  };
+  const auto qs = place(q), ks = place(k), vs = place(v);
   std::vector<torch::Tensor> outs;
-  for (const auto& g : groups) {
-    auto split = [&](const torch::Tensor& x) {
-      return x.index_select(0, g.gather).view({g.rows, g.len, heads, head_dim}).transpose(1, 2);
-    };
-    auto ctx = attention(split(qz), split(kz), split(vz), g.mask_bias, dropout_p);
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const auto& g = groups[i];
+    auto split = [&](const torch::Tensor& x) { return x.view({g.rows, g.len, heads, head_dim}).transpose(1, 2); };
+    auto ctx = attention(split(qs[i]), split(ks[i]), split(vs[i]), g.mask_bias, dropout_p);
     outs.push_back(ctx.transpose(1, 2).reshape({g.rows * g.len, width}));
   }
-  return (outs.size() == 1 ? outs[0] : torch::cat(outs)).index_select(0, scatter);
+  return RowsAt::apply(outs.size() == 1 ? outs[0] : torch::cat(outs), scatter);
 }
 
 }  // namespace mtpf

@@ -9,8 +9,8 @@ namespace mtpf {
 torch::Tensor attention_mask_bias(const torch::Tensor& attention_mask, torch::ScalarType dtype);
 
 // softmax(q k^T / sqrt(d) + mask_bias) v; mask_bias may be undefined (no padding). On libtorch >= 2.0 this is
-// at::scaled_dot_product_attention (flash / memory-efficient kernels on CUDA, flash on the CPU);
-// attention_reference is the plain form both are tested against.
+// at::scaled_dot_product_attention (flash / memory-efficient kernels on CUDA; flash on the CPU from 128 tokens,
+// the plain form below, where it is faster); attention_reference is the plain form both are tested against.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& mask_bias, double dropout_p);
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
@@ -25,18 +25,22 @@ struct TokenLayout {
   torch::Tensor mask_bias;  // padded: [batch, 1, 1, seq] (attention_mask_bias)
   torch::Tensor index;      // packed: [tokens] flat positions (row * seq + column) of the real tokens
   int64_t batch = 0, seq = 0;
-  // Packed: rows of similar length attend together.
+  // Packed: rows of similar length attend together, each group padded to its longest row. The groups' slots lie
+  // one after another in one buffer of `slots` rows: group g's rows * len slots, row-major.
   struct Group {
     int64_t rows = 0, len = 0;
-    torch::Tensor gather;     // [rows * len] packed-row indices; `tokens` (one past the last) marks padding
     torch::Tensor mask_bias;  // [rows, 1, 1, len]; undefined when every row of the group has length len
   };
   std::vector<Group> groups;
-  torch::Tensor scatter;  // [tokens] each packed row's position in the groups' outputs, concatenated
+  int64_t slots = 0;
+  torch::Tensor scatter;  // [tokens] each packed row's slot (unique; the slots it misses are the groups' padding)
+  std::vector<int64_t> row_offset;  // packed: [batch + 1] where each batch row's tokens start (host)
 
   // From a 0/1 attention mask [batch, seq]; packed when `pack` and the mask has padding (one host copy of it).
   static TokenLayout from_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype, bool pack);
   bool packed() const { return index.defined(); }
+  // How many of this layout's rows batch rows [0, batch_row) occupy.
+  int64_t rows_before(int64_t batch_row) const { return packed() ? row_offset.at(batch_row) : batch_row * seq; }
   // [batch, seq, hidden] -> this layout's rows (packed: [tokens, hidden]).
   torch::Tensor pack(const torch::Tensor& padded) const;
   // This layout's rows -> [batch, seq, hidden] (packed: zeros at padding).

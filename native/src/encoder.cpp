@@ -25,4 +25,8 @@ void encoder_model_init_weights(torch::nn::Module& model) {
   }
 }
 
+void fail_routing(int64_t routed_rows, int64_t batch_rows) {
+  fail("adapter routing covers ", routed_rows, " rows but the batch has ", batch_rows);
+}
+
 }  // namespace mtpf

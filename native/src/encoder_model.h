@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "adapter_routing.h"
 #include "attention.h"
 #include "mtpf/formats/hf_config.h"
 
@@ -52,6 +53,8 @@ struct LayerStack : torch::nn::Module {
   }
 };
 
+[[noreturn]] void fail_routing(int64_t routed_rows, int64_t batch_rows);
+
 // The post-LN layer stack shared by every architecture: layers over the embeddings output under one padding mask,
 // collecting each hidden state when asked (HF's output_hidden_states). With `pack` the layers run on the real
 // tokens only (TokenLayout); the outputs are [batch, seq, hidden] either way, zeros at padding when packed.
@@ -61,6 +64,18 @@ EncoderOutput encoder_run_layers(torch::Tensor hidden, const torch::Tensor& atte
                                  bool pack = false) {
   EncoderOutput out;
   const auto layout = TokenLayout::from_mask(attention_mask, hidden.scalar_type(), pack);
+  // Routed adapters: the layers' LoraLinears see rows of this layout, not batch rows.
+  std::vector<int64_t> bounds;
+  if (const auto& routing = AdapterRouting::current(); !routing.empty()) {
+    int64_t rows = 0;
+    bounds.push_back(0);
+    for (const auto& s : routing) {
+      rows += s.rows;
+      if (rows > layout.batch) fail_routing(rows, layout.batch);
+      bounds.push_back(layout.rows_before(rows));
+    }
+  }
+  AdapterRouting::LayerRows layer_rows(std::move(bounds));
   hidden = layout.pack(hidden);
   if (output_hidden_states) out.hidden_states.push_back(layout.unpack(hidden));
   for (auto& layer : layers) {

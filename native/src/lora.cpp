@@ -26,6 +26,26 @@ ActiveAdapter::ActiveAdapter(std::string name) : previous_(std::exchange(active_
 ActiveAdapter::~ActiveAdapter() { active_adapter_name = std::move(previous_); }
 const std::string& ActiveAdapter::current() { return active_adapter_name; }
 
+// ---- AdapterRouting ----
+
+namespace {
+thread_local std::vector<AdapterRouting::Segment> routing_segments;
+thread_local std::vector<int64_t> routing_layer_rows;
+}  // namespace
+
+AdapterRouting::AdapterRouting(std::vector<Segment> segments)
+    : previous_(std::exchange(routing_segments, std::move(segments))) {
+  for (const auto& s : routing_segments)
+    if (s.rows < 0) fail("adapter routing: segment '", s.adapter, "' has ", s.rows, " rows");
+}
+AdapterRouting::~AdapterRouting() { routing_segments = std::move(previous_); }
+const std::vector<AdapterRouting::Segment>& AdapterRouting::current() { return routing_segments; }
+
+AdapterRouting::LayerRows::LayerRows(std::vector<int64_t> bounds)
+    : previous_(std::exchange(routing_layer_rows, std::move(bounds))) {}
+AdapterRouting::LayerRows::~LayerRows() { routing_layer_rows = std::move(previous_); }
+const std::vector<int64_t>& AdapterRouting::LayerRows::current() { return routing_layer_rows; }
+
 // ---- Kernels ----
 
 namespace {
@@ -74,6 +94,62 @@ struct FusedLoraLinearFunction : torch::autograd::Function<FusedLoraLinearFuncti
   }
 };
 
+// Rows routed to adapters: y = x W^T + b over every row (one GEMM), then each adapter's rows [begin, end) get
+// scaling (x_k A_k^T) B_k^T added in place. Backward, per adapter with g_k = g[begin, end):
+//   dL/dd_k = scaling g_k B_k,  dx = g W (+ dL/dd_k A_k on its rows),  dW = g^T x,  db = sum g,
+//   dA_k = (dL/dd_k)^T x_k,  dB_k = scaling g_k^T d_k.
+// `ab` holds A_0, B_0, A_1, B_1, ...; `bounds` begin_0, end_0, begin_1, end_1, ...
+struct RoutedLoraLinearFunction : torch::autograd::Function<RoutedLoraLinearFunction> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        at::TensorList ab, std::vector<int64_t> bounds, std::vector<double> scalings) {
+    const bool has_bias = bias.numel() > 0;
+    auto y = has_bias ? torch::addmm(bias, x, weight.t()) : torch::mm(x, weight.t());
+    std::vector<Tensor> saved{x, weight};
+    for (size_t k = 0; k < scalings.size(); ++k) {
+      const auto& A = ab[2 * k];
+      const auto& B = ab[2 * k + 1];
+      const int64_t begin = bounds[2 * k], rows = bounds[2 * k + 1] - begin;
+      auto down = torch::mm(x.narrow(0, begin, rows), A.t());
+      // In place, so outside autocast's casts: B in the dtype autocast gave the products (bf16 under autocast).
+      y.narrow(0, begin, rows).addmm_(down, B.t().to(y.scalar_type()), /*beta=*/1.0, /*alpha=*/scalings[k]);
+      saved.insert(saved.end(), {A, B, down});
+    }
+    ctx->save_for_backward(saved);
+    ctx->saved_data["bounds"] = bounds;
+    ctx->saved_data["scalings"] = scalings;
+    ctx->saved_data["has_bias"] = has_bias;
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const Tensor& g = grad_outputs[0];
+    auto like_g = [&g](const Tensor& t) { return t.scalar_type() == g.scalar_type() ? t : t.to(g.scalar_type()); };
+    auto saved = ctx->get_saved_variables();
+    const auto bounds = ctx->saved_data["bounds"].toIntVector();
+    const auto scalings = ctx->saved_data["scalings"].toDoubleVector();
+    const auto x = like_g(saved[0]), weight = like_g(saved[1]);
+    const size_t adapters = scalings.size();
+    variable_list grads(3 + 2 * adapters + 2);
+    const bool need_x = ctx->needs_input_grad(0);
+    if (need_x) grads[0] = torch::mm(g, weight);
+    if (ctx->needs_input_grad(1)) grads[1] = torch::mm(g.t(), x);
+    if (ctx->needs_input_grad(2) && ctx->saved_data["has_bias"].toBool()) grads[2] = g.sum(0);
+    for (size_t k = 0; k < adapters; ++k) {
+      const auto A = like_g(saved[2 + 3 * k]), B = like_g(saved[3 + 3 * k]), down = like_g(saved[4 + 3 * k]);
+      const int64_t begin = bounds[2 * k], rows = bounds[2 * k + 1] - begin;
+      const auto g_k = g.narrow(0, begin, rows), x_k = x.narrow(0, begin, rows);
+      const bool need_a = ctx->needs_input_grad(3 + 2 * k), need_b = ctx->needs_input_grad(4 + 2 * k);
+      if (need_x || need_a) {
+        auto g_down = torch::mm(g_k, B).mul_(scalings[k]);
+        if (need_x) grads[0].narrow(0, begin, rows).addmm_(g_down, A);
+        if (need_a) grads[3 + 2 * k] = torch::mm(g_down.t(), x_k);
+      }
+      if (need_b) grads[4 + 2 * k] = torch::mm(g_k.t(), down).mul_(scalings[k]);
+    }
+    return grads;
+  }
+};
+
 void check_shapes(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& lora_A,
                   const Tensor& lora_B) {
   const int64_t in = weight.size(1), out = weight.size(0), r = lora_A.size(0);
@@ -94,6 +170,49 @@ Tensor lora_linear_fused(const Tensor& x, const Tensor& weight, const Tensor& bi
   auto sizes = x.sizes().vec();
   sizes.back() = weight.size(0);
   return y.view(sizes);
+}
+
+Tensor lora_linear_routed(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          const std::vector<RoutedLora>& adapters) {
+  const Tensor x2 = x.reshape({-1, x.size(-1)});
+  std::vector<Tensor> ab;
+  std::vector<int64_t> bounds;
+  std::vector<double> scalings;
+  for (const auto& a : adapters) {
+    check_shapes(x, weight, bias, a.lora_A, a.lora_B);
+    if (a.begin < 0 || a.end < a.begin || a.end > x2.size(0))
+      fail("lora linear: adapter rows [", a.begin, ", ", a.end, ") outside the input's ", x2.size(0), " rows");
+    ab.insert(ab.end(), {a.lora_A, a.lora_B});
+    bounds.insert(bounds.end(), {a.begin, a.end});
+    scalings.push_back(a.scaling);
+  }
+  const Tensor b = bias.defined() ? bias : torch::empty({0}, weight.options());
+  auto y = RoutedLoraLinearFunction::apply(x2, weight, b, at::TensorList(ab), bounds, scalings);
+  auto sizes = x.sizes().vec();
+  sizes.back() = weight.size(0);
+  return y.view(sizes);
+}
+
+Tensor lora_linear_routed_reference(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                    const std::vector<RoutedLora>& adapters, bool training) {
+  const Tensor x2 = x.reshape({-1, x.size(-1)});
+  std::vector<Tensor> parts;
+  int64_t at = 0;
+  auto base = [&](int64_t end) {
+    if (end > at) parts.push_back(torch::nn::functional::linear(x2.narrow(0, at, end - at), weight, bias));
+    at = end;
+  };
+  for (const auto& a : adapters) {
+    if (a.begin < at) fail("lora linear (reference): adapter rows must be in order and apart");
+    base(a.begin);
+    parts.push_back(lora_linear_reference(x2.narrow(0, a.begin, a.end - a.begin), weight, bias, a.lora_A, a.lora_B,
+                                          a.scaling, a.dropout, training));
+    at = a.end;
+  }
+  base(x2.size(0));
+  auto sizes = x.sizes().vec();
+  sizes.back() = weight.size(0);
+  return torch::cat(parts).view(sizes);
 }
 
 Tensor lora_linear_reference(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& lora_A,
@@ -122,7 +241,31 @@ const LoraAdapter* LoraLinearImpl::active_adapter() const {
   return &it->second;
 }
 
+std::vector<RoutedLora> LoraLinearImpl::routed_adapters(bool* dropout) const {
+  const auto& segments = AdapterRouting::current();
+  const auto& bounds = AdapterRouting::LayerRows::current();
+  if (bounds.size() != segments.size() + 1)
+    fail("adapter routing: a LoraLinear ran outside an encoder's layers (its rows are not known)");
+  std::vector<RoutedLora> out;
+  for (size_t k = 0; k < segments.size(); ++k) {
+    auto it = adapters_.find(segments[k].adapter);
+    if (it == adapters_.end() || it->second.merged || bounds[k + 1] == bounds[k]) continue;
+    const auto& a = it->second;
+    out.push_back({a.lora_A->weight, a.lora_B->weight, a.scaling, bounds[k], bounds[k + 1], a.config.lora_dropout});
+    if (is_training() && a.config.lora_dropout > 0) *dropout = true;
+  }
+  return out;
+}
+
 Tensor LoraLinearImpl::forward(const Tensor& x) {
+  if (!AdapterRouting::current().empty()) {
+    bool dropout = false;
+    auto routed = routed_adapters(&dropout);
+    if (routed.empty()) return torch::nn::functional::linear(x, weight, bias);
+    // Live LoRA dropout: the plain form, as the single-adapter path takes (the LoRA input differs from the base's).
+    if (dropout) return lora_linear_routed_reference(x, weight, bias, routed, /*training=*/true);
+    return lora_linear_routed(x, weight, bias, routed);
+  }
   const LoraAdapter* a = active_adapter();
   if (!a) return torch::nn::functional::linear(x, weight, bias);
   if (is_training() && a->config.lora_dropout > 0) return forward_reference(x);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "adapter_routing.h"
 #include "encoder_model.h"
 
 namespace mtpf {
@@ -53,6 +54,14 @@ class ActiveAdapter {
   std::string previous_;
 };
 
+// One adapter's share of a row-routed forward: rows [begin, end) of x take it.
+struct RoutedLora {
+  torch::Tensor lora_A, lora_B;
+  double scaling = 1.0;
+  int64_t begin = 0, end = 0;
+  double dropout = 0.0;  // lora_dropout, used by the reference only
+};
+
 // A torch::nn::Linear (same "weight"/"bias" parameters, so checkpoints and code that looks for Linear still work)
 // that can hold named LoRA adapters. Forward applies the active adapter unless it is merged.
 class LoraLinearImpl : public torch::nn::LinearImpl {
@@ -62,6 +71,7 @@ class LoraLinearImpl : public torch::nn::LinearImpl {
 
   // Fused path (one GEMM over [W; A]) unless dropout is live (training with lora_dropout > 0): there the LoRA input
   // dropout(x) differs from the base input x, so the plain path runs.
+  // Under an AdapterRouting each adapter applies to its rows only (lora_linear_routed).
   torch::Tensor forward(const torch::Tensor& x);
   // The plain form, always: x W^T + b + scaling * (dropout(x) A^T) B^T. The reference the fused path is tested against.
   torch::Tensor forward_reference(const torch::Tensor& x);
@@ -82,6 +92,7 @@ class LoraLinearImpl : public torch::nn::LinearImpl {
  private:
   LoraAdapter& find(const std::string& name);
   const LoraAdapter* active_adapter() const;
+  std::vector<RoutedLora> routed_adapters(bool* dropout) const;
 
   std::map<std::string, LoraAdapter> adapters_;
   torch::nn::ModuleDict lora_A_{nullptr}, lora_B_{nullptr};  // registered as "lora_A" / "lora_B", as in PEFT
@@ -93,6 +104,14 @@ TORCH_MODULE(LoraLinear);
 // hand-written backward that computes only the gradients some input requires.
 torch::Tensor lora_linear_fused(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                 const torch::Tensor& lora_A, const torch::Tensor& lora_B, double scaling);
+// Rows routed to adapters (ordered, apart): y = x W^T + b over every row in one GEMM, then each adapter's
+// scaling (x_k A^T) B^T added on its rows only, with a hand-written backward (gradients only where required).
+torch::Tensor lora_linear_routed(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                 const std::vector<RoutedLora>& adapters);
+// Its reference: the rows cut apart, lora_linear_reference (with the adapter's dropout) or the base linear on each.
+torch::Tensor lora_linear_routed_reference(const torch::Tensor& x, const torch::Tensor& weight,
+                                           const torch::Tensor& bias, const std::vector<RoutedLora>& adapters,
+                                           bool training = false);
 // Reference: three matmuls, autograd does the backward.
 torch::Tensor lora_linear_reference(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                     const torch::Tensor& lora_A, const torch::Tensor& lora_B, double scaling,

@@ -1,10 +1,12 @@
 #include "train_session.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "atomic_file.h"
 #include "errors.h"
@@ -518,6 +520,38 @@ torch::Tensor TrainSession::run_ner(const DeviceBatch& b, double scale) {
   return loss.detach();
 }
 
+// Both tasks' batches through one forward: anchors, positives and NER rows side by side, each cut to its longest
+// row and padded to the widest (packed, padding costs nothing), the tc LoRA routed to the TC rows and the ner LoRA
+// to the NER rows. One backward of the weighted sum then gives every parameter what the two passes give: rows never
+// meet (attention stays within a row), so each adapter still learns from its own task only and the shared weights
+// from both — while the base GEMMs see every row at once and each shared weight gets one gradient, not two.
+std::pair<torch::Tensor, torch::Tensor> TrainSession::run_joint(const DeviceBatch& b, double tc_scale,
+                                                                double ner_scale) {
+  AutocastGuard autocast(config_.precision == "bf16", device_);
+  PackedForwards packed(*loaded_.model, true);
+  const int64_t pairs = b.tc_a_ids.size(0), ner_rows = b.ner_ids.size(0);
+  const int64_t wa = chunk_width(b.tc_a_extents, 0, pairs, config_.pad_multiple, b.tc_a_ids.size(1));
+  const int64_t wb = chunk_width(b.tc_b_extents, 0, pairs, config_.pad_multiple, b.tc_b_ids.size(1));
+  const int64_t wn = chunk_width(b.ner_extents, 0, ner_rows, config_.pad_multiple, b.ner_ids.size(1));
+  const int64_t w = std::max({wa, wb, wn}), pad_id = loaded_.model->config().pad_token_id;
+  auto fit = [w](const torch::Tensor& t, int64_t own, int64_t value) {
+    auto cut = t.slice(1, 0, own);
+    return own == w ? cut : torch::constant_pad_nd(cut, {0, w - own}, value);
+  };
+  const auto ids = torch::cat({fit(b.tc_a_ids, wa, pad_id), fit(b.tc_b_ids, wb, pad_id), fit(b.ner_ids, wn, pad_id)});
+  const auto mask = torch::cat({fit(b.tc_a_mask, wa, 0), fit(b.tc_b_mask, wb, 0), fit(b.ner_mask, wn, 0)});
+  const bool loras = config_.uses_loras();
+  AdapterRouting routing({{loras ? "tc" : "", 2 * pairs}, {loras ? "ner" : "", ner_rows}});
+  const auto hidden = loaded_.model->forward(ids, mask, {}, false).last_hidden_state;
+  const auto pooled = mean_pool(hidden.narrow(0, 0, 2 * pairs).to(torch::kFloat32), mask.narrow(0, 0, 2 * pairs));
+  auto tc = tc_loss(pooled.slice(0, 0, pairs), pooled.slice(0, pairs));
+  const auto logits = ner_head_->forward(hidden.narrow(0, 2 * pairs, ner_rows));
+  auto ner = token_classification_loss(logits.to(torch::kFloat32), fit(b.ner_labels, wn, -100), -100,
+                                       /*check_labels=*/false);
+  (tc * tc_scale + ner * ner_scale).backward();
+  return {tc.detach(), ner.detach()};
+}
+
 StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   StepMetrics m;
   read = read || measure;
@@ -545,10 +579,16 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   std::vector<torch::Tensor> accumulated;
   if (separate) accumulated = take_grads(shared_);  // earlier micro-batches' shared gradients, set aside
   torch::Tensor tc_loss, ner_loss;
-  if (has_tc) tc_loss = run_tc(batch, config_.tc_weight / acc);
+  // One forward for both tasks (run_joint) where nothing needs them apart: one process (a rank's NER backward
+  // carries the overlapped all-reduce), the plain InfoNCE (GradCache runs its own chunked passes), packed rows.
+  const bool joint = has_tc && has_ner && !separate && !group_ && config_.joint_forward && config_.trim_padding &&
+                     !batch.ner_labels_on_padding &&
+                     !(config_.chunk_size > 0 && config_.chunk_size < batch.tc_a_ids.size(0));
+  if (joint) std::tie(tc_loss, ner_loss) = run_joint(batch, config_.tc_weight / acc, config_.ner_weight / acc);
+  if (has_tc && !joint) tc_loss = run_tc(batch, config_.tc_weight / acc);
   std::vector<torch::Tensor> g_tc;
   if (separate) g_tc = take_grads(shared_);
-  if (has_ner) {
+  if (has_ner && !joint) {
     overlap_ = overlap.get();
     struct Reset {
       OverlappedGradientAverage*& p;

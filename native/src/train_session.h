@@ -34,6 +34,11 @@ struct TrainConfig {
   // the trimmed [batch, seq] shape). Values and gradients equal the padded step's up to float rounding.
   bool trim_padding = true;
   int64_t pad_multiple = 8;
+  // Both tasks' batches of a step through one forward and one backward, adapters routed by row, where nothing needs
+  // the tasks apart (no PCGrad or measured cosine, one process, no GradCache chunks). Gradients equal the two
+  // passes' up to float rounding; dropout masks are drawn differently. An engine choice, not in the run config:
+  // the benchmark turns it off to compare.
+  bool joint_forward = true;
   // AdamW implementation: "plain" (torch::optim::AdamW, one kernel per tensor and op), "fused" (at::_fused_adamw_,
   // libtorch >= 2.1 on CUDA, >= 2.4 on CPU) or "auto" (fused where available, else plain). Both keep their
   // state in the same torch::optim::AdamW, so checkpoints move between them.
@@ -136,6 +141,7 @@ class TrainSession {
   torch::Tensor run_tc(const DeviceBatch& b, double scale);
   torch::Tensor tc_loss(const torch::Tensor& anchors, const torch::Tensor& positives) const;
   torch::Tensor run_ner(const DeviceBatch& b, double scale);
+  std::pair<torch::Tensor, torch::Tensor> run_joint(const DeviceBatch& b, double tc_scale, double ner_scale);
   torch::Tensor clip_gradients();
   void optimizer_update(double lr);
   // The parts of step(): the two tasks' shared gradients (apart) combined — PCGrad or their sum — onto the earlier

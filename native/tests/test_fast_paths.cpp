@@ -217,6 +217,45 @@ TEST_P(TrimmedSessionStep, EqualsTheUntrimmedStep) {
 
 INSTANTIATE_TEST_SUITE_P(FastPathCpu, TrimmedSessionStep, ::testing::Values(2, 0));
 
+// Both tasks in one forward (TrainConfig::joint_forward) against the two passes: losses, gradient norms and every
+// parameter after 3 steps, with and without task-primary LoRAs, and a measured step (which takes the two passes).
+class JointSessionStep : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(JointSessionStep, EqualsTheTwoPasses) {
+  auto dir = write_model("joint-" + GetParam());
+  auto c = config(GetParam());
+  auto two_config = c;
+  two_config.joint_forward = false;
+  c.accumulation = two_config.accumulation = 2;  // the first micro-step leaves its gradients in place: compared
+  TrainSession joint(dir.string(), c), two(dir.string(), two_config);
+  {
+    auto in = batch(39, 5, 4, 12, 7);
+    joint.step(in, false);
+    two.step(in, false);
+    auto pa = parameters(joint), pb = parameters(two);
+    double all = 0;
+    for (auto& [name, p] : pb)
+      if (p.grad().defined()) all += p.grad().pow(2).sum().item<double>();
+    for (auto& [name, p] : pb) {
+      ASSERT_EQ(pa.at(name).grad().defined(), p.grad().defined()) << name;
+      if (p.grad().defined()) EXPECT_LT(grad_err(pa.at(name).grad(), p.grad(), 1e-3 * std::sqrt(all)), 1e-5) << name;
+    }
+  }
+  for (int i = 0; i < 6; ++i) {
+    auto in = batch(40 + i, 5, 4, 12, 7);
+    const bool measure = i == 2;
+    auto a = joint.step(in, measure), b = two.step(in, measure);
+    EXPECT_NEAR(a.tc_loss, b.tc_loss, 1e-5 * std::abs(b.tc_loss)) << "step " << i;
+    EXPECT_NEAR(a.ner_loss, b.ner_loss, 1e-5 * std::abs(b.ner_loss)) << "step " << i;
+    if (!std::isnan(b.grad_norm)) EXPECT_NEAR(a.grad_norm, b.grad_norm, 1e-4 * b.grad_norm) << "step " << i;
+  }
+  auto pa = parameters(joint), pb = parameters(two);
+  for (auto& [name, p] : pb)
+    if (comparable_after_steps(name)) EXPECT_LT(rel_err(pa.at(name), p), kAfterStepsTolerance) << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(FastPathCpu, JointSessionStep, ::testing::Values("mtpf-tpl", "mtpf"));
+
 TEST(FastPathCpu, MetricsAreReadOnlyWhenAsked) {
   auto dir = write_model("lazy");
   TrainSession s(dir.string(), config("mtpf-tpl"));

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "errors.h"
 #include "lora.h"
 #include "model_folder.h"
@@ -71,6 +73,41 @@ TEST_P(LoraKernel, FusedEqualsReferenceValuesAndGradients) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, LoraKernel, ::testing::ValuesIn(kKernelCases),
                          [](const auto& info) { return info.param.name; });
+
+// Routed rows: two adapters on rows [1, 4) and [6, 10) of 11 (rows 0, 4, 5 and 10 base only), each adapter with
+// its own rank and scaling, against the plain form row block by row block; one adapter frozen, then no bias.
+TEST(LoraKernel, RoutedEqualsReferenceValuesAndGradients) {
+  for (bool bias : {true, false}) {
+    auto make = [&] {
+      torch::manual_seed(4);
+      auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+      std::vector<Tensor> t{torch::randn({11, 7}, f64).requires_grad_(), torch::randn({6, 7}, f64).requires_grad_(),
+                            bias ? torch::randn({6}, f64).requires_grad_() : Tensor(),
+                            torch::randn({3, 7}, f64).requires_grad_(), torch::randn({6, 3}, f64).requires_grad_(),
+                            torch::randn({2, 7}, f64).requires_grad_(!bias), torch::randn({6, 2}, f64).requires_grad_(!bias)};
+      return t;
+    };
+    auto fused_in = make(), ref_in = make();
+    auto routed = [](const std::vector<Tensor>& t) {
+      return std::vector<RoutedLora>{{t[3], t[4], 1.5, 1, 4}, {t[5], t[6], 0.25, 6, 10}};
+    };
+    auto y_fused = lora_linear_routed(fused_in[0], fused_in[1], fused_in[2], routed(fused_in));
+    auto y_ref = lora_linear_routed_reference(ref_in[0], ref_in[1], ref_in[2], routed(ref_in));
+    ASSERT_EQ(y_fused.sizes(), y_ref.sizes());
+    EXPECT_LT(max_diff(y_fused, y_ref), 1e-12);
+    auto g = torch::randn(y_ref.sizes(), y_ref.options());
+    (y_fused * g).sum().backward();
+    (y_ref * g).sum().backward();
+    for (size_t i = 0; i < ref_in.size(); ++i) {
+      if (!ref_in[i].defined()) continue;
+      ASSERT_EQ(fused_in[i].grad().defined(), ref_in[i].requires_grad()) << "input " << i << " bias " << bias;
+      if (ref_in[i].requires_grad()) EXPECT_LT(max_diff(fused_in[i].grad(), ref_in[i].grad()), 1e-12) << "input " << i;
+    }
+  }
+  auto x = torch::randn({4, 7}), w = torch::randn({6, 7});
+  EXPECT_NE(test::error_of([&] { lora_linear_routed(x, w, {}, {{torch::randn({2, 7}), torch::randn({6, 2}), 1.0, 2, 5}}); })
+                .find("outside the input's 4 rows"), std::string::npos);
+}
 
 // gradcheck: the analytic gradients of the fused backward against central finite differences.
 TEST(LoraKernelGradcheck, FiniteDifferences) {
@@ -335,6 +372,77 @@ TEST(LoraRouting, ActiveAdapterPicksWhichAdapterTrains) {
   run(*model, true, &out);
   EXPECT_TRUE(torch::equal(out.hidden_states[1], base_out.hidden_states[1]));
   EXPECT_GT(max_diff(out.last_hidden_state, base), 1e-4);
+}
+
+// One forward with rows routed to two adapters equals one forward per adapter, packed or not: the outputs at real
+// tokens, and the gradients of a loss on each row group — the ner rows' loss reaches no tc parameter.
+TEST(LoraRouting, RoutedRowsEqualOneForwardPerAdapter) {
+  auto model = test::tiny_model("bert");
+  model->eval();
+  auto targets = lora_default_targets(model->config());
+  lora_inject(*model, "tc", test::lora_config(4), targets, {});
+  lora_inject(*model, "ner", test::lora_config(2), targets, {-1});
+  randomize_adapter(*model, "tc");
+  randomize_adapter(*model, "ner");
+  auto ids = torch::tensor({{2, 5, 9, 11, 3}, {2, 7, 3, 0, 0}, {2, 8, 8, 6, 3}, {2, 4, 3, 0, 0}, {2, 9, 3, 0, 0}},
+                           torch::kLong);
+  auto mask = ids.ne(0).to(torch::kLong);
+  auto rows = [](const Tensor& t, int64_t begin, int64_t end) { return t.slice(0, begin, end); };
+  auto grads = [&] {
+    std::map<std::string, Tensor> out;
+    for (auto& p : model->named_parameters())
+      out[p.key()] = p.value().grad().defined() ? p.value().grad().clone() : torch::zeros_like(p.value());
+    model->zero_grad();
+    return out;
+  };
+  // A fixed random projection of the outputs (a sum of squares would be near constant after the last LayerNorm,
+  // its gradients rounding noise), weighted differently per row group so that a routing mistake cannot cancel out.
+  torch::manual_seed(8);
+  const auto projection = torch::randn({5, 5, model->config().hidden_size});
+  auto loss = [&](const Tensor& h, int64_t first_row, double w) {
+    return (h * projection.slice(0, first_row, first_row + h.size(0))).sum() * w;
+  };
+  for (bool pack : {false, true}) {
+    model->set_pack_padding(pack);
+    model->zero_grad();
+    Tensor h_tc, h_ner;
+    {
+      ActiveAdapter scope("tc");
+      h_tc = model->forward(rows(ids, 0, 2), rows(mask, 0, 2), {}, false).last_hidden_state;
+      loss(h_tc, 0, 1.0).backward();
+    }
+    {
+      ActiveAdapter scope("ner");
+      h_ner = model->forward(rows(ids, 2, 5), rows(mask, 2, 5), {}, false).last_hidden_state;
+      loss(h_ner, 2, 0.5).backward();
+    }
+    auto expected = grads();
+    Tensor h;
+    {
+      ActiveAdapter ignored("tc");  // routing overrides it
+      AdapterRouting routing({{"tc", 2}, {"ner", 3}});
+      h = model->forward(ids, mask, {}, false).last_hidden_state;
+      (loss(rows(h, 0, 2), 0, 1.0) + loss(rows(h, 2, 5), 2, 0.5)).backward();
+    }
+    auto real = mask.unsqueeze(-1).to(torch::kFloat32);
+    EXPECT_LT(max_diff(rows(h, 0, 2) * rows(real, 0, 2), h_tc * rows(real, 0, 2)), 1e-5) << "pack " << pack;
+    EXPECT_LT(max_diff(rows(h, 2, 5) * rows(real, 2, 5), h_ner * rows(real, 2, 5)), 1e-5) << "pack " << pack;
+    auto got = grads();
+    for (auto& [name, g] : expected)
+      EXPECT_LT((got.at(name) - g).norm().item<double>(), 1e-5 * std::max(1e-3, g.norm().item<double>())) << name << " pack " << pack;
+    // Only the ner rows' loss: no tc adapter parameter gets a gradient.
+    {
+      AdapterRouting routing({{"tc", 2}, {"ner", 3}});
+      loss(rows(model->forward(ids, mask, {}, false).last_hidden_state, 2, 5), 2, 1.0).backward();
+    }
+    for (auto& p : lora_adapter_parameters(*model, "tc"))
+      EXPECT_TRUE(!p.value().grad().defined() || p.value().grad().abs().max().item<double>() == 0.0) << p.key();
+    model->zero_grad();
+  }
+  model->set_pack_padding(false);
+  AdapterRouting too_many({{"tc", 4}, {"ner", 3}});
+  EXPECT_NE(test::error_of([&] { model->forward(ids, mask, {}, false); }).find("routing covers 7 rows but the batch has 5"),
+            std::string::npos);
 }
 
 TEST(LoraRouting, TrainableFlagsAreIndependentOfTheBackbone) {
