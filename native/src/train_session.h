@@ -35,9 +35,9 @@ struct TrainConfig {
   bool trim_padding = true;
   int64_t pad_multiple = 8;
   // Both tasks' batches of a step through one forward and one backward, adapters routed by row, where nothing needs
-  // the tasks apart (no PCGrad or measured cosine, one process, no GradCache chunks). Gradients equal the two
-  // passes' up to float rounding; dropout masks are drawn differently. An engine choice, not in the run config:
-  // the benchmark turns it off to compare.
+  // the tasks apart (no PCGrad or measured cosine, one process, no GradCache chunks) and the rows have padding
+  // (step() says why). Gradients equal the two passes' up to float rounding; dropout masks are drawn differently.
+  // An engine choice, not in the run config: the benchmark turns it off to compare.
   bool joint_forward = true;
   // AdamW implementation: "plain" (torch::optim::AdamW, one kernel per tensor and op), "fused" (at::_fused_adamw_,
   // libtorch >= 2.1 on CUDA, >= 2.4 on CPU) or "auto" (fused where available, else plain). Both keep their
@@ -141,6 +141,11 @@ class TrainSession {
   torch::Tensor run_tc(const DeviceBatch& b, double scale);
   torch::Tensor tc_loss(const torch::Tensor& anchors, const torch::Tensor& positives) const;
   torch::Tensor run_ner(const DeviceBatch& b, double scale);
+  struct JointWidths {
+    int64_t a = 0, b = 0, ner = 0, all = 0;  // each side's trimmed width, and the widest
+    bool padded = false;                     // some row is shorter than the widest: the joint forward packs
+  };
+  JointWidths joint_widths(const DeviceBatch& b) const;
   std::pair<torch::Tensor, torch::Tensor> run_joint(const DeviceBatch& b, double tc_scale, double ner_scale);
   torch::Tensor clip_gradients();
   void optimizer_update(double lr);
