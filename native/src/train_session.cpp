@@ -520,11 +520,7 @@ torch::Tensor TrainSession::run_ner(const DeviceBatch& b, double scale) {
   return loss.detach();
 }
 
-// Both tasks' batches through one forward: anchors, positives and NER rows side by side, each cut to its longest
-// row and padded to the widest (packed, padding costs nothing), the tc LoRA routed to the TC rows and the ner LoRA
-// to the NER rows. One backward of the weighted sum then gives every parameter what the two passes give: rows never
-// meet (attention stays within a row), so each adapter still learns from its own task only and the shared weights
-// from both — while the base GEMMs see every row at once and each shared weight gets one gradient, not two.
+// The widths a joint forward cuts each side to, and whether any row then has padding.
 TrainSession::JointWidths TrainSession::joint_widths(const DeviceBatch& b) const {
   JointWidths j;
   j.a = chunk_width(b.tc_a_extents, 0, b.tc_a_ids.size(0), config_.pad_multiple, b.tc_a_ids.size(1));
@@ -536,6 +532,11 @@ TrainSession::JointWidths TrainSession::joint_widths(const DeviceBatch& b) const
   return j;
 }
 
+// Both tasks' batches through one forward: anchors, positives and NER rows side by side, each cut to its longest
+// row and padded to the widest (packed, padding costs nothing), the tc LoRA routed to the TC rows and the ner LoRA
+// to the NER rows. One backward of the weighted sum then gives every parameter what the two passes give: rows never
+// meet (attention stays within a row), so each adapter still learns from its own task only and the shared weights
+// from both — while the base GEMMs see every row at once and each shared weight gets one gradient, not two.
 std::pair<torch::Tensor, torch::Tensor> TrainSession::run_joint(const DeviceBatch& b, double tc_scale,
                                                                 double ner_scale) {
   AutocastGuard autocast(config_.precision == "bf16", device_);
