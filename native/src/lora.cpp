@@ -50,6 +50,22 @@ const std::vector<int64_t>& AdapterRouting::LayerRows::current() { return routin
 
 namespace {
 
+// Under autocast the incoming gradient is bf16 while the saved fp32 tensors are not: backward computes in g's dtype
+// (what autocast's own matmuls do); the engine casts each gradient back to its input's dtype.
+Tensor in_dtype_of(const Tensor& t, const Tensor& g) { return t.scalar_type() == g.scalar_type() ? t : t.to(g.scalar_type()); }
+
+// libtorch 1.13's Function::apply refuses undefined inputs: no bias travels as an empty tensor.
+Tensor bias_or_empty(const Tensor& bias, const Tensor& weight) {
+  return bias.defined() ? bias : torch::empty({0}, weight.options());
+}
+
+// y [N, out] computed on x's rows flattened to [N, in], back in x's leading shape [..., out].
+Tensor in_shape_of(const Tensor& y, const Tensor& x) {
+  auto sizes = x.sizes().vec();
+  sizes.back() = y.size(-1);
+  return y.view(sizes);
+}
+
 // Forward: one GEMM over the stacked [W; A] (x is read once), one rank-r GEMM with B. Stacking copies W each call,
 // which is cheaper than a second pass over x once the batch has more tokens than W has rows.
 // Backward, with d = x A^T and g = dL/dy:
@@ -73,9 +89,7 @@ struct FusedLoraLinearFunction : torch::autograd::Function<FusedLoraLinearFuncti
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const Tensor& g = grad_outputs[0];
-    // Under autocast the incoming gradient is bf16 while the saved fp32 tensors are not: compute in g's dtype
-    // (what autocast's own matmuls do); the engine casts each gradient back to its input's dtype.
-    auto like_g = [&g](const Tensor& t) { return t.scalar_type() == g.scalar_type() ? t : t.to(g.scalar_type()); };
+    auto like_g = [&g](const Tensor& t) { return in_dtype_of(t, g); };
     auto saved = ctx->get_saved_variables();
     auto x = like_g(saved[0]), weight = like_g(saved[1]), lora_A = like_g(saved[2]), lora_B = like_g(saved[3]),
          down = like_g(saved[4]);
@@ -123,7 +137,7 @@ struct RoutedLoraLinearFunction : torch::autograd::Function<RoutedLoraLinearFunc
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const Tensor& g = grad_outputs[0];
-    auto like_g = [&g](const Tensor& t) { return t.scalar_type() == g.scalar_type() ? t : t.to(g.scalar_type()); };
+    auto like_g = [&g](const Tensor& t) { return in_dtype_of(t, g); };
     auto saved = ctx->get_saved_variables();
     const auto bounds = ctx->saved_data["bounds"].toIntVector();
     const auto scalings = ctx->saved_data["scalings"].toDoubleVector();
@@ -164,12 +178,9 @@ void check_shapes(const Tensor& x, const Tensor& weight, const Tensor& bias, con
 Tensor lora_linear_fused(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& lora_A,
                          const Tensor& lora_B, double scaling) {
   check_shapes(x, weight, bias, lora_A, lora_B);
-  // libtorch 1.13's Function::apply refuses undefined inputs: no bias travels as an empty tensor.
-  const Tensor b = bias.defined() ? bias : torch::empty({0}, weight.options());
-  auto y = FusedLoraLinearFunction::apply(x.reshape({-1, x.size(-1)}), weight, b, lora_A, lora_B, scaling);
-  auto sizes = x.sizes().vec();
-  sizes.back() = weight.size(0);
-  return y.view(sizes);
+  return in_shape_of(FusedLoraLinearFunction::apply(x.reshape({-1, x.size(-1)}), weight, bias_or_empty(bias, weight),
+                                                   lora_A, lora_B, scaling),
+                     x);
 }
 
 Tensor lora_linear_routed(const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -186,11 +197,8 @@ Tensor lora_linear_routed(const Tensor& x, const Tensor& weight, const Tensor& b
     bounds.insert(bounds.end(), {a.begin, a.end});
     scalings.push_back(a.scaling);
   }
-  const Tensor b = bias.defined() ? bias : torch::empty({0}, weight.options());
-  auto y = RoutedLoraLinearFunction::apply(x2, weight, b, at::TensorList(ab), bounds, scalings);
-  auto sizes = x.sizes().vec();
-  sizes.back() = weight.size(0);
-  return y.view(sizes);
+  return in_shape_of(
+      RoutedLoraLinearFunction::apply(x2, weight, bias_or_empty(bias, weight), at::TensorList(ab), bounds, scalings), x);
 }
 
 Tensor lora_linear_routed_reference(const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -210,9 +218,7 @@ Tensor lora_linear_routed_reference(const Tensor& x, const Tensor& weight, const
     at = a.end;
   }
   base(x2.size(0));
-  auto sizes = x.sizes().vec();
-  sizes.back() = weight.size(0);
-  return torch::cat(parts).view(sizes);
+  return in_shape_of(torch::cat(parts), x);
 }
 
 Tensor lora_linear_reference(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& lora_A,

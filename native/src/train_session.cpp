@@ -537,12 +537,11 @@ TrainSession::JointWidths TrainSession::joint_widths(const DeviceBatch& b) const
 // to the NER rows. One backward of the weighted sum then gives every parameter what the two passes give: rows never
 // meet (attention stays within a row), so each adapter still learns from its own task only and the shared weights
 // from both — while the base GEMMs see every row at once and each shared weight gets one gradient, not two.
-std::pair<torch::Tensor, torch::Tensor> TrainSession::run_joint(const DeviceBatch& b, double tc_scale,
-                                                                double ner_scale) {
+std::pair<torch::Tensor, torch::Tensor> TrainSession::run_joint(const DeviceBatch& b, const JointWidths& widths,
+                                                                double tc_scale, double ner_scale) {
   AutocastGuard autocast(config_.precision == "bf16", device_);
   PackedForwards packed(*loaded_.model, true);
   const int64_t pairs = b.tc_a_ids.size(0), ner_rows = b.ner_ids.size(0);
-  const auto widths = joint_widths(b);
   const int64_t wa = widths.a, wb = widths.b, wn = widths.ner, w = widths.all;
   const int64_t pad_id = loaded_.model->config().pad_token_id;
   auto fit = [w](const torch::Tensor& t, int64_t own, int64_t value) {
@@ -595,11 +594,12 @@ StepMetrics TrainSession::step(const StepInputs& in, bool measure, bool read) {
   // padding, which run packed. Measured on 2 CPU cores (mtpf_bench_train_step --joint both): real batches of
   // 16 + 16 and 32 + 32 rows 4 % and 9 % faster in one forward; unpadded rows of 40, 64 and 128 tokens 2 to 9 %
   // slower (the larger products and activations of one pass cost more than the second pass saves).
-  const bool joint = has_tc && has_ner && !separate && !group_ && config_.joint_forward && config_.trim_padding &&
-                     !batch.ner_labels_on_padding &&
-                     !(config_.chunk_size > 0 && config_.chunk_size < batch.tc_a_ids.size(0)) &&
-                     joint_widths(batch).padded;
-  if (joint) std::tie(tc_loss, ner_loss) = run_joint(batch, config_.tc_weight / acc, config_.ner_weight / acc);
+  const bool joinable = has_tc && has_ner && !separate && !group_ && config_.joint_forward && config_.trim_padding &&
+                        !batch.ner_labels_on_padding &&
+                        !(config_.chunk_size > 0 && config_.chunk_size < batch.tc_a_ids.size(0));
+  const JointWidths widths = joinable ? joint_widths(batch) : JointWidths{};
+  const bool joint = joinable && widths.padded;
+  if (joint) std::tie(tc_loss, ner_loss) = run_joint(batch, widths, config_.tc_weight / acc, config_.ner_weight / acc);
   if (has_tc && !joint) tc_loss = run_tc(batch, config_.tc_weight / acc);
   std::vector<torch::Tensor> g_tc;
   if (separate) g_tc = take_grads(shared_);

@@ -146,7 +146,8 @@ class TrainSession {
     bool padded = false;                     // some row is shorter than the widest: the joint forward packs
   };
   JointWidths joint_widths(const DeviceBatch& b) const;
-  std::pair<torch::Tensor, torch::Tensor> run_joint(const DeviceBatch& b, double tc_scale, double ner_scale);
+  std::pair<torch::Tensor, torch::Tensor> run_joint(const DeviceBatch& b, const JointWidths& widths, double tc_scale,
+                                                    double ner_scale);
   torch::Tensor clip_gradients();
   void optimizer_update(double lr);
   // The parts of step(): the two tasks' shared gradients (apart) combined — PCGrad or their sum — onto the earlier
