@@ -79,6 +79,11 @@ static double peak_rss_mib() {
   return u.ru_maxrss / 1024.0;
 }
 
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s MODEL_DIR [--threads N] [--device D] [--precision P] [--iters N] [--tc-batch B]"
@@ -163,10 +168,6 @@ int main(int argc, char** argv) {
         two_ms.push_back(b);
         ratio.push_back(b / a);
       }
-      auto median = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
-      };
       std::printf("{\"job\":\"joint_vs_two_passes\",\"data\":\"%s\",\"steps\":%zu,\"joint_median_ms\":%.1f,"
                   "\"two_passes_median_ms\":%.1f,\"speedup_median_of_pairs\":%.3f}\n",
                   real.empty() ? "random, full length" : batches_file.c_str(), one_ms.size(), median(one_ms),
@@ -191,10 +192,6 @@ int main(int argc, char** argv) {
         tokens.push_back(n);
       }
     }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v[v.size() / 2];
-    };
     const double median_ms = median(times);
     std::printf("{\"job\":\"mtpf_tpl_step\",\"data\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"dropout\":%g,\"threads\":%d,"
                 "\"tc_pairs\":%lld,\"ner_batch\":%lld,\"seq\":%lld,\"median_ms\":%.1f,\"tokens_per_s\":%.1f,"
