@@ -13,7 +13,11 @@ namespace mtpf {
 
 namespace {
 
-constexpr int64_t kCpuFlashFromLength = 128;
+// From which length the CPU flash kernel beats the plain form, fwd + bwd (PyTorch 2.13, 2 threads, 12 heads of 32):
+// fp32 from 128 tokens (16 rows of 128: flash 28.7 ms, plain 32.0; of 64: 9.3 and 8.5); in bf16 its kernel is far
+// slower below 1024 (16 of 128: flash 40.0 ms, plain 11.1; 4 of 512: 51.5 and 31.4; 2 of 1024: 77.9 and 161.9).
+// Measured on an AMD EPYC with avx512_bf16 by scripts/bench/attention_cpu.py.
+int64_t cpu_flash_from_length(torch::ScalarType dtype) { return dtype == torch::kBFloat16 ? 1024 : 128; }
 
 double lowest_value(torch::ScalarType dtype) {
   switch (dtype) {
@@ -69,10 +73,9 @@ torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& mask_bias, double dropout_p) {
   // On the CPU the plain form where it is faster: with dropout (its probabilities take mtpf's parallel dropout;
-  // SDPA would fall back to the same plain form, with libtorch's single-threaded bernoulli_), and below 128 tokens,
-  // where the CPU flash kernel's fixed costs outweigh its saving (2.13, 2 threads, 12 heads of 32: fwd + bwd of 32
-  // rows of 16 tokens 9.1 ms flash, 2.6 ms plain; 16 of 128, 37 and 42 ms).
-  if (q.device().is_cpu() && (dropout_p > 0 || q.size(-2) < kCpuFlashFromLength))
+  // SDPA would fall back to the same plain form, with libtorch's single-threaded bernoulli_), and below the length
+  // where the CPU flash kernel's fixed costs pay off (cpu_flash_from_length).
+  if (q.device().is_cpu() && (dropout_p > 0 || q.size(-2) < cpu_flash_from_length(q.scalar_type())))
     return attention_reference(q, k, v, mask_bias, dropout_p);
 #if MTPF_TORCH_AT_LEAST(2, 0)
   std::optional<torch::Tensor> bias;

@@ -68,8 +68,10 @@ final class PretrainCommand implements Callable<Integer> {
       System.out.printf("stopped at step %d (exit signal); `mtpf pretrain --config ... --resume` continues%n", r.steps());
       return 143;
     }
-    System.out.printf("done: %d steps in %.1f s; tc loss %s -> %s, ner loss %s -> %s; outputs in %s%n", r.steps(),
-        r.seconds(), f(r.firstTcLoss()), f(r.lastTcLoss()), f(r.firstNerLoss()), f(r.lastNerLoss()), r.out());
+    String stepTime =
+        Double.isNaN(r.stepSeconds()) ? "" : String.format(" (%.1f s of them training steps)", r.stepSeconds());
+    System.out.printf("done: %d steps in %.1f s%s; tc loss %s -> %s, ner loss %s -> %s; outputs in %s%n", r.steps(),
+        r.seconds(), stepTime, f(r.firstTcLoss()), f(r.lastTcLoss()), f(r.firstNerLoss()), f(r.lastNerLoss()), r.out());
     return 0;
   }
 

@@ -61,7 +61,8 @@ final class QuickstartCommand implements Callable<Integer> {
     Pretrainer.Result r = new Pretrainer(c, new Pretrainer.Options(false, offline, modelsDir, System.err)).run();
     if (r.stopped()) return 143;  // the exit signal: Pretrainer said where its checkpoint is
 
-    out.printf("%nwhat changed (%d steps, %.0f s):%n", r.steps(), r.seconds());
+    out.printf("%nwhat changed (%d steps: %.1f s of training steps, %.0f s in all with models, pseudo-labels, probes and"
+        + " export):%n", r.steps(), r.stepSeconds(), r.seconds());
     out.printf("  %-34s %10s %10s%n", "", "before", "after");
     out.printf("  %-34s %10s %10s%n", "TC loss (InfoNCE)", f(r.firstTcLoss()), f(r.lastTcLoss()));
     out.printf("  %-34s %10s %10s%n", "NER loss (pseudo-label CE)", f(r.firstNerLoss()), f(r.lastNerLoss()));

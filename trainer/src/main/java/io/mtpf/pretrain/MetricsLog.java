@@ -92,7 +92,9 @@ final class MetricsLog implements AutoCloseable {
     } catch (IOException e) {
       throw new MtpfException(file + ": cannot read the run's metrics (" + e.getMessage() + ")", e);
     }
-    return new Pretrainer.Result(out, steps, first[0], last[0], first[1], last[1], before, after, seconds, false);
+    // The ranks' step times stay in their processes: NaN, and the launcher prints the run's time alone.
+    return new Pretrainer.Result(out, steps, first[0], last[0], first[1], last[1], before, after, seconds, Double.NaN,
+        false);
   }
 
   @Override

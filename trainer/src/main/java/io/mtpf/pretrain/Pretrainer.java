@@ -53,10 +53,12 @@ public final class Pretrainer {
   /**
    * What a run did: first and last losses and the §5 probes before and after; {@code stopped}: ended early by the
    * JVM's exit (SIGTERM, Ctrl-C) with a checkpoint at {@code steps}, no probes after and no outputs.
+   * {@code seconds}: the whole run (models, pseudo-labels, probes, checkpoints, export); {@code stepSeconds}: of it, the
+   * training steps alone (waiting for the step's batch and the native step call).
    */
   public record Result(Path out, long steps, double firstTcLoss, double lastTcLoss, double firstNerLoss,
       double lastNerLoss, Map<String, Double> probesBefore, Map<String, Double> probesAfter, double seconds,
-      boolean stopped) {}
+      double stepSeconds, boolean stopped) {}
 
   private final RunConfig c;
   private final Options o;
@@ -151,6 +153,7 @@ public final class Pretrainer {
   /** The first and last losses read back during the run, for its summary. */
   private static final class Losses {
     double firstTc = Double.NaN, firstNer = Double.NaN, lastTc = Double.NaN, lastNer = Double.NaN;
+    long stepNanos;
 
     void record(StepMetrics m) {
       if (!m.read()) return;
@@ -162,7 +165,7 @@ public final class Pretrainer {
 
     Result result(Path out, long steps, Map<String, Double> before, Map<String, Double> after, long t0, boolean stopped) {
       return new Result(out, steps, firstTc, lastTc, firstNer, lastNer, before, after, (System.nanoTime() - t0) / 1e9,
-          stopped);
+          stepNanos / 1e9, stopped);
     }
   }
 
@@ -185,6 +188,7 @@ public final class Pretrainer {
           firstMicro / accumulation, c.steps, c.logging.progressBar && lead);
       long windowTokens = 0, windowStart = System.nanoTime();
       for (long micro = firstMicro; micro < lastMicro; micro++) {
+        long stepStart = System.nanoTime();
         StepBatches b = batches.take();
         long stepAfter = micro / accumulation + 1;
         boolean logStep = micro % accumulation == accumulation - 1
@@ -197,6 +201,7 @@ public final class Pretrainer {
         } catch (MtpfException e) {
           throw new MtpfException(e.getMessage() + "; last good checkpoint: " + latest(checkpoints), e);
         }
+        losses.stepNanos += System.nanoTime() - stepStart;
         windowTokens += b.tokens();
         losses.record(m);
         if (!m.optimizerStepped()) continue;
