@@ -66,6 +66,22 @@ TEST(Dropout, KeepsOneMinusPScalesAndReplaysUnderTheSeed) {
   EXPECT_TRUE(torch::equal(mtpf::dropout(x, 0.0, true), x));
 }
 
+TEST(Dropout, OnePassKernelEqualsTheTwoProductsInEveryDtype) {
+  // The kept elements and the gradient are x * keep * scale bit for bit, as libtorch's two products round them,
+  // on a non-contiguous input too.
+  for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kBFloat16, torch::kFloat16}) {
+    auto x = (torch::rand({40, 70}, torch::kFloat64) + 0.5).to(dtype).t().requires_grad_();
+    torch::manual_seed(9);
+    auto y = mtpf::dropout(x, 0.1, true);
+    auto keep = y.ne(0);
+    const double scale = 1.0 / 0.9;
+    EXPECT_TRUE(torch::equal(y, x.detach() * keep * scale)) << dtype;
+    auto g = torch::randn({70, 40}, torch::kFloat64).to(dtype);
+    y.backward(g);
+    EXPECT_TRUE(torch::equal(x.grad(), g * keep * scale)) << dtype;
+  }
+}
+
 TEST(Pooling, MeanIgnoresPaddingAndNormalizes) {
   auto h = torch::tensor({1.f, 2.f, 3.f, 4.f, 100.f, 100.f}).view({1, 3, 2});
   auto m = torch::tensor({1, 1, 0}, torch::kLong).view({1, 3});
