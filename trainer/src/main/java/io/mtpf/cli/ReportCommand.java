@@ -21,7 +21,7 @@ import picocli.CommandLine.Parameters;
     description = {"Lay evaluation runs (folders with results.json) side by side in the paper's layout: per-dataset "
         + "NER and TC tables (Tables 5-10), the summary (Tables 1-3, differences to --baseline), the low-resource "
         + "table (Table 11); figures: probes over pre-finetuning steps (Fig. 3, from pre-finetuning run folders "
-        + "given as RUN) and score vs layers with task-primary LoRAs (Fig. 4).",
+        + "given as RUN), their losses, and score vs layers with task-primary LoRAs (Fig. 4).",
         "Writes DIR/report.md and the PNGs, and prints the Markdown."})
 final class ReportCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -78,6 +78,8 @@ final class ReportCommand implements Callable<Integer> {
     Path fig3 = PaperFigures.probes(pretrain, out);
     if (fig3 != null) figures.add("![Fig. 3: interference probes](" + fig3.getFileName() + ")");
     else if (!pretrain.isEmpty()) figures.add("Fig. 3: the pre-finetuning runs logged no probe_* metrics.");
+    Path losses = PaperFigures.losses(pretrain, out);
+    if (losses != null) figures.add("![pre-finetuning losses](" + losses.getFileName() + ")");
     Path fig4 = named.isEmpty() ? null : PaperFigures.loraLayers(named, out);
     if (fig4 != null) figures.add("![Fig. 4: score vs layers with task-primary LoRAs](" + fig4.getFileName() + ")");
     if (!figures.isEmpty()) md.append("\n## Figures\n\n").append(String.join("\n\n", figures)).append('\n');

@@ -42,6 +42,8 @@ public final class Plots {
 
   public static final int WIDTH = 900;
   public static final int HEIGHT = 500;
+  /** Charts of more panels grow taller, so that no panel is lower than this. */
+  static final int MIN_PANEL_HEIGHT = 160;
   static final String PROBE_PREFIX = "probe_";
 
   private static final ObjectMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
@@ -184,29 +186,32 @@ public final class Plots {
   }
 
   public static BufferedImage draw(Chart chart) {
-    BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
+    List<Panel> panels = chart.panels().stream().filter(p -> !p.isEmpty()).toList();
+    int top = 42, left = 78, right = WIDTH - 24, gap = 28, margins = top + 48;
+    int height = Math.max(HEIGHT, margins + panels.size() * MIN_PANEL_HEIGHT + gap * (panels.size() - 1));
+    BufferedImage image = new BufferedImage(WIDTH, height, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = image.createGraphics();
     try {
       g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
       g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
       g.setRenderingHint(RenderingHints.KEY_STROKE_CONTROL, RenderingHints.VALUE_STROKE_PURE);
       g.setColor(Color.WHITE);
-      g.fillRect(0, 0, WIDTH, HEIGHT);
+      g.fillRect(0, 0, WIDTH, height);
       g.setColor(TEXT);
       g.setFont(TITLE_FONT);
       FontMetrics fm = g.getFontMetrics();
       g.drawString(chart.title(), (WIDTH - fm.stringWidth(chart.title())) / 2, 26);
 
-      List<Panel> panels = chart.panels().stream().filter(p -> !p.isEmpty()).toList();
       double[] xRange = range(panels.stream().flatMap(p -> p.series().stream()).map(Series::x).toList(), null);
-      int top = 42, bottom = HEIGHT - 48, left = 78, right = WIDTH - 24, gap = 28;
+      int bottom = height - 48;
       int panelHeight = (bottom - top - gap * (panels.size() - 1)) / Math.max(1, panels.size());
-      int colorIndex = 0;
+      // A colour per series name, the same in every panel: a run keeps its colour across a comparison's panels.
+      Map<String, Color> colors = new LinkedHashMap<>();
+      for (Panel p : panels) p.series().forEach(sr -> colors.computeIfAbsent(sr.name(), k -> color(colors.size())));
       for (int i = 0; i < panels.size(); i++) {
         Rectangle area = new Rectangle(left, top + i * (panelHeight + gap), right - left, panelHeight);
         boolean lastPanel = i == panels.size() - 1;
-        drawPanel(g, panels.get(i), area, xRange, lastPanel ? chart.xLabel() : null, colorIndex);
-        colorIndex += panels.get(i).series().size();
+        drawPanel(g, panels.get(i), area, xRange, lastPanel ? chart.xLabel() : null, colors);
       }
     } finally {
       g.dispose();
@@ -215,7 +220,7 @@ public final class Plots {
   }
 
   private static void drawPanel(Graphics2D g, Panel panel, Rectangle area, double[] xRange, String xLabel,
-      int firstColor) {
+      Map<String, Color> colors) {
     List<double[]> ys = new ArrayList<>(panel.series().stream().map(Series::y).toList());
     double[] yRange = range(ys, panel.reference());
     double yPad = (yRange[1] - yRange[0]) * 0.06;
@@ -273,10 +278,10 @@ public final class Plots {
     java.awt.Shape clip = g.getClip();
     g.clipRect(area.x, area.y, area.width + 1, area.height + 1);
     for (int s = 0; s < panel.series().size(); s++) {
-      drawSeries(g, panel.series().get(s), color(firstColor + s), xAxis, yAxis);
+      drawSeries(g, panel.series().get(s), colors.get(panel.series().get(s).name()), xAxis, yAxis);
     }
     g.setClip(clip);
-    drawLegend(g, panel, area, xAxis, yAxis, firstColor);
+    drawLegend(g, panel, area, xAxis, yAxis, colors);
   }
 
   private static void drawSeries(Graphics2D g, Series series, Color color, Axis xAxis, Axis yAxis) {
@@ -320,7 +325,8 @@ public final class Plots {
   }
 
   /** The legend in the corner of the panel that covers the fewest points. */
-  private static void drawLegend(Graphics2D g, Panel panel, Rectangle area, Axis xAxis, Axis yAxis, int firstColor) {
+  private static void drawLegend(Graphics2D g, Panel panel, Rectangle area, Axis xAxis, Axis yAxis,
+      Map<String, Color> colors) {
     g.setFont(LABEL_FONT);
     FontMetrics fm = g.getFontMetrics();
     int rowHeight = fm.getHeight() + 2, swatch = 22, pad = 8;
@@ -352,7 +358,7 @@ public final class Plots {
     for (int s = 0; s < panel.series().size(); s++) {
       int baseline = best.y + pad + s * rowHeight + fm.getAscent();
       int mid = baseline - fm.getAscent() / 2 + 1;
-      g.setColor(color(firstColor + s));
+      g.setColor(colors.get(panel.series().get(s).name()));
       g.setStroke(new BasicStroke(2.5f, BasicStroke.CAP_ROUND, BasicStroke.JOIN_ROUND));
       g.drawLine(best.x + pad, mid, best.x + pad + swatch, mid);
       g.setColor(TEXT);

@@ -13,7 +13,8 @@ import java.util.TreeMap;
  * The paper's figures from runs, as PNG through {@link Plots}: Fig. 3, the §5 interference probes over
  * pre-finetuning steps (one panel per probe, one line per pre-finetuning run, from its metrics.jsonl), and Fig. 4,
  * downstream NER and TC averages against the number of layers that carry task-primary LoRAs (from evaluation runs
- * whose config records it; runs with the same count are averaged).
+ * whose config records it; runs with the same count are averaged). Beside them, the pre-finetuning losses of every
+ * run over its steps, one line per run, e.g. to see a bf16 run track its fp32 twin.
  */
 public final class PaperFigures {
   private PaperFigures() {}
@@ -23,6 +24,28 @@ public final class PaperFigures {
 
   public static final String FIG3 = "fig3_probes.png";
   public static final String FIG4 = "fig4_lora_layers.png";
+  public static final String LOSSES = "pretrain_losses.png";
+
+  /** The TC and NER losses of the pre-finetuning runs, a panel each, a line per run; null when none logged a loss. */
+  public static Path losses(List<PretrainRun> runs, Path outDir) {
+    List<Plots.Series> tc = new ArrayList<>(), ner = new ArrayList<>();
+    for (PretrainRun r : runs) {
+      Map<String, Plots.Series> metrics = Plots.readSeries(r.dir().resolve("metrics.jsonl"));
+      addLoss(tc, r.name(), metrics.get("tc_loss"));
+      addLoss(ner, r.name(), metrics.get("ner_loss"));
+    }
+    List<Plots.Panel> panels = new ArrayList<>();
+    if (!tc.isEmpty()) panels.add(new Plots.Panel("TC loss (InfoNCE)", tc, null));
+    if (!ner.isEmpty()) panels.add(new Plots.Panel("NER loss (pseudo-label CE)", ner, null));
+    if (panels.isEmpty()) return null;
+    Path png = outDir.resolve(LOSSES);
+    Plots.render(new Plots.Chart("Pre-finetuning losses", "pre-finetuning step", panels), png);
+    return png;
+  }
+
+  private static void addLoss(List<Plots.Series> panel, String run, Plots.Series s) {
+    if (s != null && !s.isEmpty()) panel.add(new Plots.Series(run, s.x(), s.y(), true));
+  }
 
   /** Fig. 3; null when no run logged a probe. */
   public static Path probes(List<PretrainRun> runs, Path outDir) {
@@ -37,9 +60,9 @@ public final class PaperFigures {
     }
     if (byProbe.isEmpty()) return null;
     List<Plots.Panel> panels = new ArrayList<>();
-    byProbe.forEach((probe, series) -> panels.add(new Plots.Panel(probe + " (cosine)", series, null)));
+    byProbe.forEach((probe, series) -> panels.add(new Plots.Panel(probe, series, null)));  // the title says cosine
     Path png = outDir.resolve(FIG3);
-    Plots.render(new Plots.Chart("Interference probes over pre-finetuning (paper Fig. 3)", "pre-finetuning step",
+    Plots.render(new Plots.Chart("Interference probes over pre-finetuning (paper Fig. 3): cosines", "pre-finetuning step",
         panels), png);
     return png;
   }

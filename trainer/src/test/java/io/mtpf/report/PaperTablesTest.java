@@ -116,7 +116,7 @@ class PaperTablesTest {
   }
 
   @Test
-  void reportCommandWritesTheTablesAndBothFigures() throws Exception {
+  void reportCommandWritesTheTablesAndTheFigures() throws Exception {
     runs();
     Path pretrain = Files.createDirectories(tmp.resolve("runs/pf"));
     StringBuilder metrics = new StringBuilder();
@@ -134,8 +134,9 @@ class PaperTablesTest {
     assertTrue(md.contains("| tpl | +2.0 (2/5) | +6.0 (2/16) | +4.0 |"), md);
     assertTrue(md.contains("## NER with limited data (Table 11)"), md);
     assertTrue(md.contains("](fig3_probes.png)") && md.contains("](fig4_lora_layers.png)"), md);
+    assertTrue(md.contains("](pretrain_losses.png)"), md);
     assertEquals(md, result.out().substring(0, md.length()));
-    for (String png : List.of("fig3_probes.png", "fig4_lora_layers.png")) {
+    for (String png : List.of("fig3_probes.png", "fig4_lora_layers.png", "pretrain_losses.png")) {
       BufferedImage image = ImageIO.read(out.resolve(png).toFile());
       assertEquals(Plots.WIDTH, image.getWidth(), png);
     }
