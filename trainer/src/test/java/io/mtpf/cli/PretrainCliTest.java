@@ -151,8 +151,8 @@ class PretrainCliTest {
     Run r = run("pretrain", "--config", config.toString(), "--steps", "2", "--out", out.toString(), "--data",
         data.getParent().toString(), "--offline", "--models-dir", tmp.resolve("models").toString());
     assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().strip().matches("done: 2 steps in [0-9.]+ s; tc loss [0-9.]+ -> [0-9.]+, ner loss - -> -; outputs in "
-        + Pattern.quote(out.toString())), r.out());
+    assertTrue(r.out().strip().matches("done: 2 steps in [0-9.]+ s \\([0-9.]+ s of them training steps\\); "
+        + "tc loss [0-9.]+ -> [0-9.]+, ner loss - -> -; outputs in " + Pattern.quote(out.toString())), r.out());
     assertTrue(Files.isRegularFile(out.resolve("backbone/model.safetensors")));
     assertEquals(3, Files.readAllLines(out.resolve("metrics.jsonl")).size(), "steps 0, 1, 2");
     // precision defaults to auto: bf16 exactly where the CPU has bf16 matrix units, and the run records which ran.

@@ -267,6 +267,8 @@ class PretrainerTest {
     RunConfig one = config("mtpf-tpl", tmp.resolve("dp1")), two = config("mtpf-tpl", tmp.resolve("dp2"));
     one.dropout = 0.0;  // each rank draws its own masks: equal runs need none
     two.dropout = 0.0;
+    one.precision = "fp32";  // the 1e-5 is fp32's: auto would take bf16 on a CPU with bf16 units
+    two.precision = "fp32";
     run(one, false, new ByteArrayOutputStream());
     ByteArrayOutputStream console = new ByteArrayOutputStream();
     Pretrainer.Result r = new Pretrainer(two, new Pretrainer.Options(false, true, tmp.resolve("models"),
